@@ -1,0 +1,63 @@
+using System.Reflection;
+using Sharpen.Cli;
+
+return Cli.Run(args);
+
+namespace Sharpen.Cli
+{
+    /// <summary>One `sharpen` sub-command.</summary>
+    /// <param name="Name">What the user types.</param>
+    /// <param name="Summary">One line for `sharpen --help`.</param>
+    /// <param name="Run">Runs with the remaining arguments; returns the exit code.</param>
+    public sealed record Command(string Name, string Summary, Func<string[], int> Run);
+
+    /// <summary>The `sharpen` command line: a registry of sub-commands.</summary>
+    public static class Cli
+    {
+        static readonly List<Command> Commands =
+        [
+            new("info", "print the runtime: libtorch version, BLAS, threads, CUDA devices", InfoCommand.Run),
+        ];
+
+        public static string Version =>
+            typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+        public static int Run(string[] args)
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                PrintHelp();
+                return args.Length == 0 ? 1 : 0;
+            }
+            if (args[0] is "--version" or "version")
+            {
+                Console.WriteLine($"sharpen {Version}");
+                return 0;
+            }
+            var cmd = Commands.FirstOrDefault(c => c.Name == args[0]);
+            if (cmd is null)
+            {
+                Console.Error.WriteLine($"sharpen: unknown command '{args[0]}'. Commands: {string.Join(", ", Commands.Select(c => c.Name))}");
+                return 2;
+            }
+            try
+            {
+                return cmd.Run(args[1..]);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or Sharpen.Torch.TorchException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"sharpen {cmd.Name}: {e.Message}");
+                return 1;
+            }
+        }
+
+        static void PrintHelp()
+        {
+            Console.WriteLine($"sharpen {Version} — post-training for language models, on libtorch\n");
+            Console.WriteLine("usage: sharpen <command> [options]\n");
+            foreach (var c in Commands) Console.WriteLine($"  {c.Name,-12} {c.Summary}");
+            Console.WriteLine($"  {"test",-12} run the test suite (./sharpen test)");
+            Console.WriteLine($"  {"--version",-12} print the version");
+        }
+    }
+}
