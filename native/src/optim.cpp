@@ -61,9 +61,11 @@ SH_API int32_t sh_optim_sgd_step(const sh_tensor* params, const sh_tensor* momen
 }
 
 // Scales every gradient so their joint L2 norm is at most max_norm. Returns the norm before
-// clipping (NaN/Inf when a gradient is not finite; gradients are then left unchanged).
+// clipping (NaN/Inf when a gradient is not finite; gradients are then left unchanged). The last
+// error is cleared first, so a NaN with no error message means a non-finite gradient.
 SH_API double sh_optim_clip_grad_norm(const sh_tensor* params, int64_t n, double max_norm) {
   SH_BEGIN
+  sh::clear_last_error();
   c10::AutoGradMode no_grad(false);
   std::vector<at::Tensor> norms;
   for (int64_t i = 0; i < n; ++i) {

@@ -25,6 +25,18 @@ public static class F
     public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) =>
         new(Native.sh_nn_cross_entropy(logits.Handle, targets.Handle, ignoreIndex, (int)reduction));
 
+    /// <summary>
+    /// Scaled dot-product attention softmax(q·kᵀ·scale + mask)·v. q [B, H, Tq, D], k and v [B, H, Tk, D],
+    /// <paramref name="mask"/> null or bool broadcastable to [B, H, Tq, Tk], true where a query may attend
+    /// (every row must allow at least one key). <paramref name="scale"/> null means 1/√D. → [B, H, Tq, D].
+    /// Runs libtorch's fused kernel where the libtorch has one (see <see cref="FusedAttention"/>).
+    /// </summary>
+    public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, Tensor? mask = null, double? scale = null) =>
+        new(Native.sh_attention_sdpa(q.Handle, k.Handle, v.Handle, mask?.Handle ?? IntPtr.Zero, scale ?? 0));
+
+    /// <summary>True when attention runs libtorch's fused kernel (libtorch ≥ 2), false for the plain composition.</summary>
+    public static bool FusedAttention => Native.Check(Native.sh_attention_backend()) == 1;
+
     /// <summary>Per-token log-probabilities log softmax(logits)[ids]: logits [B, T, V], ids [B, T] → [B, T] (float32 or wider).</summary>
     public static Tensor TokenLogProbs(Tensor logits, Tensor ids) => new(Native.sh_nn_token_logprobs(logits.Handle, ids.Handle));
 }

@@ -6,6 +6,8 @@ namespace Sharpen.Torch;
 
 internal static unsafe partial class Native
 {
+    [DllImport(Lib, ExactSpelling = true)] internal static extern IntPtr sh_attention_sdpa(IntPtr q, IntPtr k, IntPtr v, IntPtr mask, double scale);
+    [DllImport(Lib, ExactSpelling = true)] internal static extern int sh_attention_backend();
     [DllImport(Lib, ExactSpelling = true)] internal static extern IntPtr sh_core_last_error();
     [DllImport(Lib, ExactSpelling = true)] internal static extern IntPtr sh_core_version();
     [DllImport(Lib, ExactSpelling = true)] internal static extern IntPtr sh_core_config();

@@ -44,6 +44,13 @@ public sealed unsafe partial class Tensor : IDisposable
         Native.sh_tensor_free(h);
     }
 
+    /// <summary>
+    /// Makes this object hold <paramref name="from"/>'s native tensor (its own is released and
+    /// <paramref name="from"/> becomes disposed). References to this object stay valid: used for
+    /// caches and parameters that change storage in place.
+    /// </summary>
+    public void ReplaceWith(Tensor from) => ReplaceHandle(from);
+
     /// <summary>Replaces the native tensor behind this object (used by Module.To to keep field references valid).</summary>
     internal void ReplaceHandle(Tensor from)
     {
