@@ -17,6 +17,8 @@ namespace Sharpen.Cli
         static readonly List<Command> Commands =
         [
             new("info", "print the runtime: libtorch version, BLAS, threads, CUDA devices", InfoCommand.Run),
+            new("new-model", "write a randomly initialised model (Hugging Face layout) with a tokenizer", NewModelCommand.Run),
+            new("generate", "sample completions from a saved model (token-in, token-out, KV-cached)", GenerateCommand.Run),
         ];
 
         public static string Version =>
