@@ -18,6 +18,7 @@ namespace Sharpen.Cli
         [
             new("info", "print the runtime: libtorch version, BLAS, threads, CUDA devices", InfoCommand.Run),
             new("new-model", "write a randomly initialised model (Hugging Face layout) with a tokenizer", NewModelCommand.Run),
+            new("tokenizer", "train a byte-level BPE tokenizer on text files (train), or encode text (encode)", TokenizerCommand.Run),
             new("generate", "sample completions from a saved model (token-in, token-out, KV-cached)", GenerateCommand.Run),
         ];
 
