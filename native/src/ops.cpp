@@ -1,15 +1,18 @@
 // Area "ops": elementwise math, comparisons, reductions, shapes, indexing. One libtorch call each.
 #include "sharpen.h"
 
+#include <cmath>
+
 using sh::T;
 using sh::wrap;
 
 namespace {
 // A C# double becomes an integer scalar for integer/bool tensors when it is whole, so that
 // int64 + 2 stays int64 as in PyTorch; otherwise a floating scalar (type promotion applies).
+// The range test comes first: casting NaN, ±inf or a value beyond int64 to int64 is undefined.
 at::Scalar scalar_for(const at::Tensor& a, double v) {
   if (!at::isFloatingType(a.scalar_type()) && !at::isComplexType(a.scalar_type()) &&
-      v == static_cast<double>(static_cast<int64_t>(v)))
+      v >= -9223372036854775808.0 && v < 9223372036854775808.0 && v == std::trunc(v))
     return at::Scalar(static_cast<int64_t>(v));
   return at::Scalar(v);
 }

@@ -171,14 +171,17 @@ public sealed unsafe partial class Tensor : IDisposable
             return new Tensor(Native.sh_tensor_rand(p, shape.Length, generator?.Handle ?? IntPtr.Zero, (int)dtype, (int)d.Type, d.Index));
     }
 
-    /// <summary>A CPU tensor holding a copy of <paramref name="data"/>; shape defaults to [data.Length].</summary>
-    public static Tensor From<T>(ReadOnlySpan<T> data, params long[] shape) where T : unmanaged
-    {
-        if (shape.Length == 0 && data.Length != 1) shape = [data.Length];
-        return FromBytes(MemoryMarshal.AsBytes(data), DTypes.Of<T>(), shape);
-    }
+    /// <summary>A 1-D CPU tensor [data.Length] holding a copy of <paramref name="data"/> (also for one element).</summary>
+    public static Tensor From<T>(ReadOnlySpan<T> data) where T : unmanaged => From(data, [data.Length]);
 
-    /// <summary>A CPU tensor holding a copy of <paramref name="data"/>; shape defaults to [data.Length].</summary>
+    /// <summary>A CPU tensor of exactly <paramref name="shape"/> holding a copy of <paramref name="data"/> ([] is 0-dim, one element).</summary>
+    public static Tensor From<T>(ReadOnlySpan<T> data, params long[] shape) where T : unmanaged =>
+        FromBytes(MemoryMarshal.AsBytes(data), DTypes.Of<T>(), shape);
+
+    /// <summary>A 1-D CPU tensor [data.Length] holding a copy of <paramref name="data"/> (also for one element).</summary>
+    public static Tensor From<T>(T[] data) where T : unmanaged => From((ReadOnlySpan<T>)data);
+
+    /// <summary>A CPU tensor of exactly <paramref name="shape"/> holding a copy of <paramref name="data"/> ([] is 0-dim, one element).</summary>
     public static Tensor From<T>(T[] data, params long[] shape) where T : unmanaged => From((ReadOnlySpan<T>)data, shape);
 
     /// <summary>A 2-D CPU tensor from a rectangular C# array.</summary>

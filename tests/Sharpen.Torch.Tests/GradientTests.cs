@@ -180,6 +180,12 @@ public class GradientTests
             x => F.CrossEntropy(x[0], x[1], reduction: Reduction.Sum)),
         ["F.TokenLogProbs"] = new(r => [Uniform(r, [2, 3, 5], -2, 2), Longs([4, 0, 2, 1, 1, 3], 2, 3)],
             x => F.TokenLogProbs(x[0], x[1])),
+        ["F.ScaledDotProductAttention masked"] = new(
+            r => [Uniform(r, [1, 2, 3, 4]), Uniform(r, [1, 2, 5, 4]), Uniform(r, [1, 2, 5, 4]),
+                  Bools([true, false, true, true, false, false, true, true, true, true, true, true, false, false, true], 1, 1, 3, 5)],
+            x => F.ScaledDotProductAttention(x[0], x[1], x[2], x[3])),
+        ["F.ScaledDotProductAttention scaled"] = new(r => [Uniform(r, [2, 1, 3, 2]), Uniform(r, [2, 1, 2, 2]), Uniform(r, [2, 1, 2, 2])],
+            x => F.ScaledDotProductAttention(x[0], x[1], x[2], scale: 0.7)),
         ["composition (softmax of linear, times log)"] = new(r => [Uniform(r, [3, 4]), Uniform(r, [2, 4]), Positive(r)],
             x => F.Linear(x[0], x[1]).Softmax(-1).Sum(1, keepdim: true) * x[2].Log()),
     };

@@ -20,6 +20,7 @@ public sealed class BpeTokenizer : ITokenizer
     /// <summary>A pre-tokenizer step: splits pieces into smaller pieces.</summary>
     abstract record Step
     {
+        /// <summary>Appends the pieces of <paramref name="piece"/> to <paramref name="output"/>.</summary>
         public abstract void Apply(string piece, List<string> output);
     }
 

@@ -69,6 +69,7 @@ internal sealed class ChatBuilder(ITokenizer tok, string template)
         mask.Add(assistant);
     }
 
+    /// <summary>The ids and mask so far.</summary>
     public EncodedChat Build() => new(ids.ToArray(), mask.ToArray());
 }
 

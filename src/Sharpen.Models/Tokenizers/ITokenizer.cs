@@ -87,6 +87,7 @@ internal sealed class AddedTokenMatcher
 {
     readonly Dictionary<char, AddedToken[]> byFirstChar;
 
+    /// <summary>A matcher for <paramref name="tokens"/>.</summary>
     public AddedTokenMatcher(IEnumerable<AddedToken> tokens) =>
         byFirstChar = tokens.Where(t => t.Content.Length > 0).GroupBy(t => t.Content[0])
             .ToDictionary(g => g.Key, g => g.OrderByDescending(t => t.Content.Length).ToArray());

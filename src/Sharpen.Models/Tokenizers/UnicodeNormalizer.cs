@@ -32,6 +32,7 @@ internal static unsafe class UnicodeNormalizer
 
         const int BufferOverflow = 15;  // U_BUFFER_OVERFLOW_ERROR
 
+        /// <summary>Binds libicuuc, or returns null when it or its symbols are missing.</summary>
         public static Icu? Load()
         {
             IntPtr lib = 0;
@@ -57,6 +58,7 @@ internal static unsafe class UnicodeNormalizer
             return null;
         }
 
+        /// <summary><paramref name="text"/> in <paramref name="form"/>, growing the output buffer if ICU asks for more.</summary>
         public string Normalize(string text, NormalizationForm form)
         {
             var capacity = text.Length * 3 + 16;
