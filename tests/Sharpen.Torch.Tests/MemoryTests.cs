@@ -1,5 +1,7 @@
 using Sharpen.Torch.NN;
 using Sharpen.Torch.Optim;
+using System.Runtime;
+using Xunit.Abstractions;
 
 namespace Sharpen.Torch.Tests;
 
@@ -8,7 +10,7 @@ namespace Sharpen.Torch.Tests;
 public sealed class MemoryCollection;
 
 [Collection("Memory")]
-public class MemoryTests
+public class MemoryTests(ITestOutputHelper output)
 {
     sealed class Mlp : Module
     {
@@ -23,12 +25,11 @@ public class MemoryTests
         public Tensor Forward(Tensor x) => l2.Forward(l1.Forward(x).Relu());   // [B, 16] → [B, 1]
     }
 
-    // Resident set size of this process in bytes, from /proc/self/status (VmRSS is in kB).
+    // Resident set size of this process in bytes (VmRSS in /proc/self/status, in kB), after a full
+    // collection that also returns the managed heap's free memory to the OS.
     static long ResidentBytes()
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
@@ -37,7 +38,7 @@ public class MemoryTests
     public void TenThousandTrainingStepsKeepResidentMemoryFlat()
     {
         Torch.Seed(0);
-        var gen = new Generator(0);
+        using var gen = new Generator(0);
         using var model = new Mlp();
         using var opt = new AdamW(model.Parameters(), lr: 1e-3);
         void Iteration()
@@ -52,12 +53,25 @@ public class MemoryTests
             opt.Step();
         }
 
+        // Warm-up: 500 steps, then rounds of a pause and 500 steps until a round compiles no new
+        // code. Tiered JIT compilation (with PGO) re-compiles hot methods in the background for a
+        // while after start-up; the memory it takes is not a leak and must not be measured.
         for (var i = 0; i < 500; i++) Iteration();
+        for (var round = 0; round < 20; round++)
+        {
+            var compiled = JitInfo.GetCompiledMethodCount();
+            Thread.Sleep(100);
+            for (var i = 0; i < 500; i++) Iteration();
+            if (JitInfo.GetCompiledMethodCount() == compiled) break;
+        }
+        var warmup = opt.StepCount;
         var start = ResidentBytes();
         for (var i = 0; i < 9_500; i++) Iteration();
         var growth = ResidentBytes() - start;
+        output.WriteLine($"resident memory: {start / 1024} kB after {warmup} warm-up steps, growth {growth / 1024} kB over 9,500 steps");
+        // Without a leak it grows by well under 100 kB; leaking one [8, 16] float tensor per step adds
+        // about 9 MB (tensors have no finalizer, so the collections above do not hide a leak).
         Assert.True(growth < 4 << 20, $"resident memory grew by {growth / 1024} kB over 9,500 steps");
-        Assert.Equal(10_000, opt.StepCount);
     }
 
     [Fact]

@@ -53,6 +53,7 @@ public class ModuleTests
              "layers.1.proj.weight", "layers.1.proj.bias", "layers.1.norm.weight", "head.weight"],
             net.NamedParameters().Select(e => e.Name));
         Assert.Equal(["positions", "table"], net.NamedBuffers().Select(e => e.Name));
+        Assert.Equal(["embed", "layers", "head"], net.NamedChildren().Select(e => e.Name));
         Assert.Same(net.Layers[1].Proj.Bias, net.NamedParameters().Single(e => e.Name == "layers.1.proj.bias").Value);
         Assert.Equal(10 * 4 + 2 * (4 * 4 + 4 + 4) + 4 * 10, net.ParameterCount());
         Assert.All(net.Parameters(), p => Assert.True(p.RequiresGrad));
@@ -205,7 +206,7 @@ public class ModuleTests
     public void LinearRegressionTrainedWithAdamWReachesLowLoss()
     {
         Torch.Seed(6);
-        var gen = new Generator(6);
+        using var gen = new Generator(6);
         using var model = new Linear(4, 1);
         using var opt = new AdamW(model.Parameters(), lr: 0.05, weightDecay: 0.0);
         using var wTrue = Tensor.From(new float[] { 1.5f, -2f, 0.5f, 3f }, 4, 1);

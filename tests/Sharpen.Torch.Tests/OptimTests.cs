@@ -279,7 +279,7 @@ public class OptimTests
     public void ResumingFromSavedModelAndOptimizerStateContinuesBitForBit()
     {
         using var data = new TensorScope();
-        var gen = new Generator(7);
+        using var gen = new Generator(7);
         var batches = Enumerable.Range(0, 7)
             .Select(_ => (Tensor.Randn([16, 4], generator: gen), Tensor.Randn([16, 1], generator: gen))).ToList();
 

@@ -1,0 +1,82 @@
+namespace Sharpen.Algorithms.Preference;
+
+/// <summary>A pairwise preference loss (ALGORITHMS §4): log-probs of chosen and rejected completions → per-pair loss and rewards.</summary>
+public interface IPreferenceLoss
+{
+    /// <summary>Whether the loss reads reference log-probs; false means the trainer need not run π_ref at all.</summary>
+    bool NeedsReference { get; }
+
+    /// <summary>Per-pair losses [B] (to be minimised) and implicit rewards for logging.</summary>
+    PreferenceLossResult Compute(PreferenceBatch batch, PreferenceLossOptions options);
+}
+
+/// <summary>An unpaired preference loss (KTO, BCO): each completion carries its own desirable/undesirable label.</summary>
+public interface IUnpairedPreferenceLoss
+{
+    /// <summary>Whether the loss reads reference log-probs.</summary>
+    bool NeedsReference { get; }
+
+    /// <summary>Per-example losses [B] and implicit rewards for logging.</summary>
+    UnpairedLossResult Compute(UnpairedBatch batch, PreferenceLossOptions options);
+}
+
+/// <summary>A listwise preference loss (PRO, LiPO): K scored completions per prompt.</summary>
+public interface IListwisePreferenceLoss
+{
+    /// <summary>Whether the loss reads reference log-probs.</summary>
+    bool NeedsReference { get; }
+
+    /// <summary>Per-list losses [B] and the model's scores for logging.</summary>
+    ListwiseLossResult Compute(ListwiseBatch batch, PreferenceLossOptions options);
+}
+
+/// <summary>A registered pairwise loss: a formula under a name, checking that reference log-probs are present when needed.</summary>
+/// <param name="Name">Registry name, used in error messages.</param>
+/// <param name="NeedsReference">Whether <paramref name="Formula"/> reads reference log-probs.</param>
+/// <param name="Formula">The loss itself (one of the static functions in this folder).</param>
+public sealed record PreferenceLoss(
+    string Name,
+    bool NeedsReference,
+    Func<PreferenceBatch, PreferenceLossOptions, PreferenceLossResult> Formula) : IPreferenceLoss
+{
+    /// <inheritdoc/>
+    public PreferenceLossResult Compute(PreferenceBatch batch, PreferenceLossOptions options)
+    {
+        if (NeedsReference) batch.RequireReference(Name);
+        return Formula(batch, options);
+    }
+}
+
+/// <summary>A registered unpaired loss: a formula under a name, checking that reference log-probs are present when needed.</summary>
+/// <param name="Name">Registry name, used in error messages.</param>
+/// <param name="NeedsReference">Whether <paramref name="Formula"/> reads reference log-probs.</param>
+/// <param name="Formula">The loss itself.</param>
+public sealed record UnpairedPreferenceLoss(
+    string Name,
+    bool NeedsReference,
+    Func<UnpairedBatch, PreferenceLossOptions, UnpairedLossResult> Formula) : IUnpairedPreferenceLoss
+{
+    /// <inheritdoc/>
+    public UnpairedLossResult Compute(UnpairedBatch batch, PreferenceLossOptions options)
+    {
+        if (NeedsReference) batch.RequireReference(Name);
+        return Formula(batch, options);
+    }
+}
+
+/// <summary>A registered listwise loss: a formula under a name, checking that reference log-probs are present when needed.</summary>
+/// <param name="Name">Registry name, used in error messages.</param>
+/// <param name="NeedsReference">Whether <paramref name="Formula"/> reads reference log-probs.</param>
+/// <param name="Formula">The loss itself.</param>
+public sealed record ListwisePreferenceLoss(
+    string Name,
+    bool NeedsReference,
+    Func<ListwiseBatch, PreferenceLossOptions, ListwiseLossResult> Formula) : IListwisePreferenceLoss
+{
+    /// <inheritdoc/>
+    public ListwiseLossResult Compute(ListwiseBatch batch, PreferenceLossOptions options)
+    {
+        if (NeedsReference) batch.RequireReference(Name);
+        return Formula(batch, options);
+    }
+}
