@@ -26,7 +26,7 @@ SH_API int32_t sh_optim_adamw_step(const sh_tensor* params, const sh_tensor* exp
     at::Tensor& m = T(exp_avg[i]);
     at::Tensor& v = T(exp_avg_sq[i]);
     if (weight_decay != 0.0) p.mul_(1.0 - lr * weight_decay);
-    m.lerp_(g, 1.0 - beta1);
+    m.mul_(beta1).add_(g, 1.0 - beta1);  // (lerp_ has no vectorised CPU kernel in libtorch 1.13)
     v.mul_(beta2).addcmul_(g, g, 1.0 - beta2);
     at::Tensor denom = (v.sqrt() / bc2_sqrt).add_(eps);
     p.addcdiv_(m, denom, -step_size);

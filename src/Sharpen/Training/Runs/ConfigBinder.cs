@@ -1,0 +1,176 @@
+using System.Text;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Sharpen.Training;
+
+/// <summary>
+/// Binds typed config classes to YAML recipes and <c>--set key=value</c> overrides (DESIGN §6).
+/// Keys are the snake_case names of the public read/write properties; a property whose type is a class
+/// with a parameterless constructor is a nested section, written as a YAML mapping or with dotted keys
+/// (<c>optim.lr</c>). Leaf options carry an <see cref="OptionAttribute"/> and have one of the types string,
+/// int, long, double, bool, an enum (snake_case member names), <c>List&lt;string|int|double&gt;</c>, or their
+/// nullable forms. Defaults are whatever <c>new T()</c> holds.
+/// </summary>
+public static class ConfigBinder
+{
+    /// <summary>
+    /// Builds a <typeparamref name="T"/> from its defaults, then the YAML file at <paramref name="yamlPath"/>
+    /// (if any), then each <c>key=value</c> in <paramref name="sets"/> in order, the value read with the YAML
+    /// scalar rules for the key's type (<c>optim.lr=3e-4</c>, <c>tags=[a, b]</c>, <c>name=my run</c>).
+    /// </summary>
+    /// <exception cref="ConfigException">Missing file, bad YAML, unknown key (with the closest known key),
+    /// or a value of the wrong type (naming the key, the expected type and the value).</exception>
+    public static T Load<T>(string? yamlPath, IEnumerable<string> sets) where T : new()
+    {
+        var schema = ConfigSchema.Of(typeof(T));
+        var config = new T();
+        if (yamlPath != null) ApplyFile(schema, config, yamlPath);
+        foreach (var set in sets) ApplySet(schema, config, set);
+        return config;
+    }
+
+    /// <summary>One line per leaf option — dotted key, type, default, unit, description — in columns
+    /// (what <c>sharpen train --help-config</c> prints).</summary>
+    public static string Help<T>() where T : new()
+    {
+        var defaults = new T();
+        var rows = ConfigSchema.Of(typeof(T)).Entries.Where(e => !e.IsSection)
+            .Select(e => new[]
+            {
+                e.Key, ConfigValues.TypeName(e.Type, e.Nullable), ConfigValues.Format(e.Get(defaults)),
+                e.Option!.Unit, e.Option.Description,
+            })
+            .ToList();
+        string[] header = ["key", "type", "default", "unit", "description"];
+        var widths = Enumerable.Range(0, 4).Select(c => rows.Append(header).Max(r => r[c].Length)).ToArray();
+        var sb = new StringBuilder();
+        foreach (var r in rows.Prepend(header))
+            sb.Append(string.Join("  ", r.Take(4).Select((cell, c) => cell.PadRight(widths[c])))).Append("  ").AppendLine(r[4]);
+        return sb.ToString();
+    }
+
+    /// <summary>The resolved <paramref name="config"/> as YAML, every key present (nested sections as
+    /// indented mappings, lists in flow style); <see cref="Load{T}"/> reads it back to an equal config.</summary>
+    public static string ToYaml<T>(T config) where T : new()
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var sb = new StringBuilder();
+        var nullSections = new List<string>();
+        foreach (var e in ConfigSchema.Of(typeof(T)).Entries)
+        {
+            if (nullSections.Any(s => e.Key.StartsWith(s + ".", StringComparison.Ordinal))) continue;
+            var indent = new string(' ', 2 * (e.Path.Length - 1));
+            var name = e.Key[(e.Key.LastIndexOf('.') + 1)..];
+            var value = e.Get(config);
+            if (e.IsSection && value != null) sb.Append(indent).Append(name).AppendLine(":");
+            else
+            {
+                if (e.IsSection) nullSections.Add(e.Key);
+                sb.Append(indent).Append(name).Append(": ").AppendLine(ConfigValues.Format(value));
+            }
+        }
+        return sb.ToString();
+    }
+
+    static void ApplyFile(ConfigSchema schema, object config, string path)
+    {
+        if (!File.Exists(path)) throw new ConfigException($"config file not found: {path}", file: path);
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            stream.Load(reader);
+        }
+        catch (YamlException ex)
+        {
+            throw new ConfigException($"{path}:{ex.Start.Line}:{ex.Start.Column}: invalid YAML: {ex.Message}",
+                file: path, line: (int)ex.Start.Line);
+        }
+        if (stream.Documents.Count > 1)
+            throw new ConfigException($"{path}: expected one YAML document, found {stream.Documents.Count}", file: path);
+        if (stream.Documents.Count == 0) return;
+        switch (stream.Documents[0].RootNode)
+        {
+            case YamlMappingNode map: ApplyMapping(schema, config, map, "", path); break;
+            case YamlScalarNode { Value: null or "" }: break;
+            case var root:
+                throw new ConfigException($"{path}:{root.Start.Line}: expected a mapping of keys at the top level",
+                    file: path, line: (int)root.Start.Line);
+        }
+    }
+
+    static void ApplyMapping(ConfigSchema schema, object config, YamlMappingNode map, string prefix, string file)
+    {
+        foreach (var (keyNode, valueNode) in map.Children)
+        {
+            var line = (int)keyNode.Start.Line;
+            var where = $"{file}:{line}:{keyNode.Start.Column}";
+            if (keyNode is not YamlScalarNode { Value: { } name })
+                throw new ConfigException($"{where}: keys must be plain names", file: file, line: line);
+            var key = prefix + name;
+            if (!schema.ByKey.TryGetValue(key, out var entry))
+                throw new ConfigException($"{where}: unknown key '{key}'; did you mean '{schema.Closest(key)}'?",
+                    key, file, line);
+            if (entry.IsSection && valueNode is YamlMappingNode sub)
+            {
+                if (entry.Get(config) == null) entry.Set(config, Activator.CreateInstance(entry.Type));
+                ApplyMapping(schema, config, sub, key + ".", file);
+            }
+            else Assign(config, entry, valueNode, where, file, line);
+        }
+    }
+
+    static void ApplySet(ConfigSchema schema, object config, string set)
+    {
+        var where = $"--set {set}";
+        int eq = set.IndexOf('=');
+        if (eq <= 0) throw new ConfigException($"{where}: expected key=value");
+        var key = set[..eq].Trim();
+        var text = set[(eq + 1)..];
+        if (!schema.ByKey.TryGetValue(key, out var entry))
+            throw new ConfigException($"{where}: unknown key '{key}'; did you mean '{schema.Closest(key)}'?", key);
+        Assign(config, entry, ParseSetValue(entry, text, where), where, null, null);
+    }
+
+    /// <summary>The YAML node of a <c>--set</c> value: string options take the text verbatim unless it is
+    /// quoted or (for nullable strings) a null literal; every other type parses it as a YAML document.</summary>
+    static YamlNode ParseSetValue(ConfigEntry entry, string text, string where)
+    {
+        var isString = (Nullable.GetUnderlyingType(entry.Type) ?? entry.Type) == typeof(string);
+        if (isString && !text.StartsWith('"') && !text.StartsWith('\'')) return new YamlScalarNode(text);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException)
+        {
+            throw new ConfigException(
+                $"{where}: '{entry.Key}' expects {ConfigValues.TypeName(entry.Type, entry.Nullable)}, got '{text}'", entry.Key);
+        }
+        return stream.Documents.Count == 0 ? new YamlScalarNode("") : stream.Documents[0].RootNode;
+    }
+
+    static void Assign(object config, ConfigEntry entry, YamlNode node, string where, string? file, int? line)
+    {
+        if (entry.IsSection)
+        {
+            if (entry.Nullable && node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: null or "" or "~" or "null" })
+            {
+                entry.Set(config, null);
+                return;
+            }
+            throw new ConfigException($"{where}: '{entry.Key}' is a section; expected a mapping of its keys", entry.Key, file, line);
+        }
+        try
+        {
+            entry.Set(config, ConfigValues.FromNode(node, entry.Type, entry.Nullable));
+        }
+        catch (FormatException ex)
+        {
+            var type = ConfigValues.TypeName(entry.Type, entry.Nullable);
+            throw new ConfigException($"{where}: '{entry.Key}' expects {type}, got {ex.Message}", entry.Key, file, line);
+        }
+    }
+}
