@@ -17,6 +17,7 @@ namespace Sharpen.Cli
         static readonly List<Command> Commands =
         [
             new("info", "print the runtime: libtorch version, BLAS, threads, CUDA devices", InfoCommand.Run),
+            new("train", "train a recipe (sft, reward, preference): sharpen train RECIPE.yaml [--set key=value]", TrainCommand.Run),
             new("new-model", "write a randomly initialised model (Hugging Face layout) with a tokenizer", NewModelCommand.Run),
             new("tokenizer", "train a byte-level BPE tokenizer on text files (train), or encode text (encode)", TokenizerCommand.Run),
             new("generate", "sample completions from a saved model (token-in, token-out, KV-cached)", GenerateCommand.Run),
@@ -47,7 +48,9 @@ namespace Sharpen.Cli
             {
                 return cmd.Run(args[1..]);
             }
-            catch (Exception e) when (e is ArgumentException or FormatException or IOException or Sharpen.Torch.TorchException or InvalidOperationException)
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or Sharpen.Torch.TorchException
+                                       or InvalidOperationException or InvalidDataException or Sharpen.Training.ConfigException
+                                       or Sharpen.Data.DataFormatException or Sharpen.Training.TrainingDivergedException)
             {
                 Console.Error.WriteLine($"sharpen {cmd.Name}: {e.Message}");
                 return 1;

@@ -203,7 +203,7 @@ public sealed class RunsConfigTests : IDisposable
             Generation = new() { Temperature = double.PositiveInfinity, Stop = ["\n\n", "~"] },
         };
         var yaml = ConfigBinder.ToYaml(c);
-        Assert.Contains("optim:\n  lr: 0.30000000000000004\n", yaml.Replace("\r\n", "\n"));
+        Assert.Contains("optim:\n  lr: 0.30000000000000004\n  betas: [-.inf, 1.0e-300, .nan, 5.0]\n", yaml.Replace("\r\n", "\n"));
         var back = ConfigBinder.Load<RunsTestConfig>(Yaml(yaml), []);
 
         Assert.Equal(c.Name, back.Name);

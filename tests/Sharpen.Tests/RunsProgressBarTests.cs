@@ -113,6 +113,23 @@ public sealed class RunsProgressBarTests
         Assert.Equal(quarter.PadRight(frames[0].Length), frames[1]);
     }
 
+    [Fact]
+    public void UnknownTotal_ShowsCountElapsedAndRate_AndIsStillThrottled()
+    {
+        double t = 0;
+        var sw = new StringWriter();
+        var bar = new ProgressBar("gen", 0, sw, () => t, interactive: true);
+        for (int i = 0; i <= 1000; i++)
+        {
+            t = i * 0.001;
+            bar.Report(i);
+        }
+        var frames = sw.ToString().Split('\r', StringSplitOptions.RemoveEmptyEntries);
+        Assert.InRange(frames.Length, 10, 11);
+        Assert.Equal("gen 0 elapsed 00:00 ? it/s", frames[0]);
+        Assert.All(frames.Skip(1), f => Assert.Matches(@"^gen \d+ elapsed 00:0[01] 1000\.00 it/s$", f.TrimEnd()));
+    }
+
     [Theory]
     [InlineData(0, "00:00")]
     [InlineData(59.6, "01:00")]

@@ -124,6 +124,25 @@ public sealed class RunsReportTests : IDisposable
     }
 
     [Fact]
+    public void Report_SkipsNonFiniteValuesInChartsButShowsThemInTheSummary()
+    {
+        using (var w = new MetricsWriter(dir.FullName, clock: () => 0))
+        {
+            w.Log(1, "train", new Dictionary<string, double> { ["loss"] = 2, ["kl"] = double.NaN });
+            w.Log(2, "train", new Dictionary<string, double> { ["loss"] = double.PositiveInfinity, ["kl"] = double.NaN });
+            w.Log(3, "train", new Dictionary<string, double> { ["loss"] = 1e308, ["kl"] = double.NaN });
+            w.Log(4, "train", new Dictionary<string, double> { ["loss"] = 1.5, ["kl"] = double.NaN });
+        }
+        var html = File.ReadAllText(ReportWriter.Write(dir.FullName));
+        var charts = Charts(html);
+        Assert.Equal(["Loss"], charts.Select(c => c.Title));
+        var points = Regex.Match(charts[0].Svg, "points=\"([^\"]*)\"").Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, points.Length);
+        Assert.Contains("<tr><td>kl</td><td>train</td><td>4</td><td>NaN</td><td>NaN</td><td>—</td><td>—</td></tr>", html);
+        Assert.Contains("<tr><td>loss</td><td>train</td><td>4</td><td>2</td><td>1.5</td><td>1.5</td><td>4</td></tr>", html);
+    }
+
+    [Fact]
     public void Report_OfAnEmptyRunDirSaysSoAndHasNoCharts()
     {
         var html = File.ReadAllText(ReportWriter.Write(dir.FullName));

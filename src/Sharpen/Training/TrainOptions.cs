@@ -20,6 +20,6 @@ public sealed class TrainOptions
     [Option("checkpoints kept (older ones are deleted)")] public int KeepCheckpoints { get; set; } = 2;
     [Option("log train metrics every N steps", Unit = "steps")] public long LogEvery { get; set; } = 1;
     [Option("stop after this many consecutive steps with a non-finite loss or gradient (each is skipped)", Unit = "steps")] public int NanPatience { get; set; } = 5;
-    [Option("random seed (weights, data order, sampling)")] public ulong Seed { get; set; } = 0;
+    [Option("random seed (weights, data order, sampling)")] public long Seed { get; set; } = 0;
     [Option("libtorch intra-op threads (0: every core)", Unit = "threads")] public int Threads { get; set; } = 0;
 }

@@ -153,8 +153,11 @@ static partial class ConfigValues
     {
         if (double.IsNaN(d)) return ".nan";
         if (double.IsInfinity(d)) return d > 0 ? ".inf" : "-.inf";
+        // Always with a '.', so YAML 1.1 readers (PyYAML) also see a float: 1e-08 → 1.0e-08, 2 → 2.0.
         var s = d.ToString("R", CultureInfo.InvariantCulture).Replace('E', 'e');
-        return s.Contains('.') || s.Contains('e') ? s : s + ".0";
+        if (s.Contains('.')) return s;
+        int e = s.IndexOf('e');
+        return e < 0 ? s + ".0" : s[..e] + ".0" + s[e..];
     }
 
     /// <summary>A string plain when YAML would read it back as the same string, double-quoted otherwise.</summary>

@@ -63,7 +63,7 @@ public sealed class ProgressBar
         var now = clock();
         if (interactive)
         {
-            if (now - lastDrawn < RedrawInterval && done < total) return;
+            if (now - lastDrawn < RedrawInterval && (total <= 0 || done < total)) return;
             Redraw(now, final: false);
         }
         else if (done >= nextLineAt || now - lastDrawn >= LineInterval)

@@ -72,7 +72,7 @@ public static class ReportWriter
         else html.Append("<p class=\"meta\">No metrics recorded yet.</p>\n");
 
         html.Append("<h2>Charts</h2>\n<div class=\"charts\">\n");
-        var drawable = series.Where(s => s.Points.Any(p => double.IsFinite(p.Value))).ToList();
+        var drawable = series.Where(s => s.Points.Any(p => SvgChart.Drawable(p.Value))).ToList();
         var charted = new HashSet<string>();
         foreach (var g in Groups)
         {
@@ -130,10 +130,6 @@ public static class ReportWriter
         .meta { color: #666; }
         .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
         figure { margin: 0; border: 1px solid #e4e4e4; border-radius: 4px; padding: 4px; }
-        svg.chart { font-size: 11px; }
-        svg .chart-title { font-size: 14px; font-weight: 600; }
-        svg .grid line { stroke: #eee; } svg .axes line { stroke: #444; }
-        svg .tick, svg .axis-label, svg .legend text { fill: #444; stroke: none; }
         table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
         th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
         th:first-child, td:first-child, td:nth-child(2) { text-align: left; }

@@ -13,7 +13,7 @@ sealed record ChartSeries(string Label, IReadOnlyList<(long Step, double Value)>
 /// A line chart against step as an inline SVG string: title, grid, axes with "nice" ticks (1, 2, 5 × 10^k),
 /// one coloured polyline per series (with point markers when a series is short) and a legend.
 /// Series longer than the plot is wide are thinned to the minimum and maximum of each pixel column,
-/// so spikes stay visible; non-finite values are not drawn.
+/// so spikes stay visible; non-finite (and absurdly large) values are not drawn.
 /// </summary>
 static class SvgChart
 {
@@ -28,7 +28,7 @@ static class SvgChart
     /// <summary>The SVG element of a chart titled <paramref name="title"/> with <paramref name="series"/>.</summary>
     public static string Render(string title, IReadOnlyList<ChartSeries> series)
     {
-        var finite = series.SelectMany(s => s.Points).Where(p => double.IsFinite(p.Value)).ToList();
+        var finite = series.SelectMany(s => s.Points).Where(p => Drawable(p.Value)).ToList();
         var (x0, x1, xTicks) = Axis(finite.Min(p => p.Step), finite.Max(p => p.Step), integer: true);
         var (y0, y1, yTicks) = Axis(finite.Min(p => p.Value), finite.Max(p => p.Value), integer: false);
         int plotBottom = PlotTop + PlotHeight;
@@ -41,20 +41,20 @@ static class SvgChart
         int height = plotBottom + 44 + 18 * legendRows;
 
         var svg = new StringBuilder();
-        svg.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {Width} {height}\" width=\"{Width}\" height=\"{height}\" role=\"img\">");
+        svg.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {Width} {height}\" width=\"{Width}\" height=\"{height}\" role=\"img\" font-family=\"system-ui, sans-serif\" font-size=\"11\">");
         svg.Append("<title>").Append(E(title)).Append("</title>");
-        svg.Append(Inv, $"<text class=\"chart-title\" x=\"{PlotLeft}\" y=\"20\">{E(title)}</text>");
+        svg.Append(Inv, $"<text class=\"chart-title\" x=\"{PlotLeft}\" y=\"20\" font-size=\"14\" font-weight=\"600\">{E(title)}</text>");
 
-        svg.Append("<g class=\"grid\">");
+        svg.Append("<g class=\"grid\" stroke=\"#e8e8e8\">");
         foreach (var t in yTicks)
             svg.Append(Inv, $"<line x1=\"{PlotLeft}\" x2=\"{PlotRight}\" y1=\"{Y(t):0.#}\" y2=\"{Y(t):0.#}\"/>");
         foreach (var t in xTicks)
             svg.Append(Inv, $"<line x1=\"{X(t):0.#}\" x2=\"{X(t):0.#}\" y1=\"{PlotTop}\" y2=\"{plotBottom}\"/>");
         svg.Append("</g>");
 
-        svg.Append("<g class=\"axes\">");
-        svg.Append(Inv, $"<line x1=\"{PlotLeft}\" x2=\"{PlotRight}\" y1=\"{plotBottom}\" y2=\"{plotBottom}\"/>");
-        svg.Append(Inv, $"<line x1=\"{PlotLeft}\" x2=\"{PlotLeft}\" y1=\"{PlotTop}\" y2=\"{plotBottom}\"/>");
+        svg.Append("<g class=\"axes\" fill=\"#444\">");
+        svg.Append(Inv, $"<line x1=\"{PlotLeft}\" x2=\"{PlotRight}\" y1=\"{plotBottom}\" y2=\"{plotBottom}\" stroke=\"#444\"/>");
+        svg.Append(Inv, $"<line x1=\"{PlotLeft}\" x2=\"{PlotLeft}\" y1=\"{PlotTop}\" y2=\"{plotBottom}\" stroke=\"#444\"/>");
         double yStep = yTicks.Length > 1 ? yTicks[1] - yTicks[0] : 1;
         foreach (var t in yTicks)
             svg.Append(Inv, $"<text class=\"tick\" x=\"{PlotLeft - 6}\" y=\"{Y(t) + 4:0.#}\" text-anchor=\"end\">{E(TickLabel(t, yStep))}</text>");
@@ -67,7 +67,7 @@ static class SvgChart
         for (int i = 0; i < series.Count; i++)
         {
             var color = Palette[i % Palette.Length];
-            var pts = Thin(series[i].Points.Where(p => double.IsFinite(p.Value)).ToList(), PlotRight - PlotLeft);
+            var pts = Thin(series[i].Points.Where(p => Drawable(p.Value)).ToList(), PlotRight - PlotLeft);
             svg.Append(Inv, $"<g class=\"series\" stroke=\"{color}\" fill=\"{color}\">");
             svg.Append("<polyline fill=\"none\" stroke-width=\"1.5\" points=\"");
             foreach (var (s, v) in pts) svg.Append(Inv, $"{X(s):0.#},{Y(v):0.#} ");
@@ -78,13 +78,13 @@ static class SvgChart
 
             int lx = PlotLeft + i % perRow * legendItemWidth, ly = plotBottom + 50 + i / perRow * 18;
             svg.Append(Inv, $"<g class=\"legend\"><line x1=\"{lx}\" x2=\"{lx + 20}\" y1=\"{ly - 4}\" y2=\"{ly - 4}\" stroke=\"{color}\" stroke-width=\"3\"/>");
-            svg.Append(Inv, $"<text x=\"{lx + 26}\" y=\"{ly}\">{E(series[i].Label)}</text></g>");
+            svg.Append(Inv, $"<text x=\"{lx + 26}\" y=\"{ly}\" fill=\"#444\">{E(series[i].Label)}</text></g>");
         }
         return svg.Append("</svg>").ToString();
     }
 
     /// <summary>Axis bounds widened to whole tick steps, and the ticks, about five of them.</summary>
-    internal static (double Lo, double Hi, double[] Ticks) Axis(double lo, double hi, bool integer)
+    static (double Lo, double Hi, double[] Ticks) Axis(double lo, double hi, bool integer)
     {
         if (hi == lo)
         {
@@ -118,7 +118,7 @@ static class SvgChart
 
     /// <summary>At most about 2 × <paramref name="columns"/> points: the first, the last, and in each of
     /// <paramref name="columns"/> equal step ranges the lowest and highest point, in step order.</summary>
-    internal static List<(long Step, double Value)> Thin(List<(long Step, double Value)> pts, int columns)
+    static List<(long Step, double Value)> Thin(List<(long Step, double Value)> pts, int columns)
     {
         if (pts.Count <= 2 * columns) return pts;
         long first = pts[0].Step, span = Math.Max(1, pts[^1].Step - first);
@@ -139,6 +139,9 @@ static class SvgChart
         }
         return keep.Select(i => pts[i]).ToList();
     }
+
+    /// <summary>Whether a value is drawn: finite and small enough that axis arithmetic cannot overflow.</summary>
+    internal static bool Drawable(double v) => Math.Abs(v) < 1e300;
 
     static string E(string s) => WebUtility.HtmlEncode(s);
 }

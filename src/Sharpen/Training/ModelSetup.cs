@@ -1,0 +1,95 @@
+namespace Sharpen.Training;
+
+using Sharpen.Data;
+using Sharpen.Data.Tasks;
+using Sharpen.Models;
+
+/// <summary>Builds a recipe's tokenizer and policy model: a fresh one of the recipe's size, or a saved checkpoint.</summary>
+public static class ModelSetup
+{
+    /// <summary>Is <paramref name="source"/> one of the built-in data sets?</summary>
+    public static bool IsBuiltin(string source) => source.StartsWith("builtin:", StringComparison.Ordinal);
+
+    /// <summary>The tokenizer of a fresh model: the built-in task's character tokenizer.</summary>
+    public static ITokenizer NewTokenizer(Recipe r) =>
+        IsBuiltin(r.Data.Train) ? Arithmetic.Tokenizer()
+            : throw new ArgumentException($"model.init = new needs built-in data (data.train = builtin:…) to pick a tokenizer; " +
+                                          $"got data.train = {r.Data.Train}. Point model.init at a checkpoint with a tokenizer.json instead.");
+
+    /// <summary>The configuration of a fresh model from the `model:` section.</summary>
+    public static ModelConfig NewConfig(Recipe r, ITokenizer tok)
+    {
+        var m = r.Model;
+        var c = new ModelConfig
+        {
+            ModelType = m.Type,
+            VocabSize = tok.VocabSize,
+            HiddenSize = m.Hidden,
+            NumHiddenLayers = m.Layers,
+            NumAttentionHeads = m.Heads,
+            NumKeyValueHeads = m.KvHeads,
+            IntermediateSize = m.Intermediate > 0 ? m.Intermediate : (int)Math.Round(m.Hidden * 8 / 3.0 / 32) * 32,
+            MaxPositionEmbeddings = Math.Max(256, m.MaxLength * 2),
+            TieWordEmbeddings = true,
+            BosTokenId = tok.BosId,
+            PadTokenId = tok.PadId,
+        };
+        if (tok.EosId is { } eos) c.SetEosTokenIds(eos);
+        c.Validate("model");
+        return c;
+    }
+
+    /// <summary>The tokenizer and causal LM a recipe starts from.</summary>
+    public static (ITokenizer Tokenizer, CausalLM Model) Policy(Recipe r)
+    {
+        if (r.Model.Init == "new")
+        {
+            var tok = NewTokenizer(r);
+            return (tok, new CausalLM(NewConfig(r, tok)));
+        }
+        if (!Directory.Exists(r.Model.Init))
+            throw new DirectoryNotFoundException($"model.init: checkpoint directory not found: {r.Model.Init}");
+        return (TokenizerLoader.Load(r.Model.Init), HfCheckpoint.LoadCausalLM(r.Model.Init));
+    }
+
+    /// <summary>How records become tokens under this recipe.</summary>
+    public static TokenizeOptions TokenizeOptions(Recipe r) => new()
+    {
+        Template = r.Model.ChatTemplate.Length > 0 ? ChatTemplates.Get(r.Model.ChatTemplate) : null,
+        MaxLength = r.Model.MaxLength,
+        CompletionOnly = r.Data.CompletionOnly,
+    };
+
+    /// <summary>The recipe's bad-record policy.</summary>
+    public static BadRecordPolicy BadRecords(Recipe r) => r.Data.OnBadRecord switch
+    {
+        "error" => BadRecordPolicy.Error,
+        "skip" => BadRecordPolicy.Skip,
+        var s => throw new ArgumentException($"data.on_bad_record must be error or skip, got '{s}'"),
+    };
+
+    /// <summary>Records of a data source: a JSONL file or a built-in set; <paramref name="skipped"/> counts malformed records left out.</summary>
+    public static List<DataRecord> Records(Recipe r, string source, out int skipped)
+    {
+        skipped = 0;
+        var task = new Arithmetic(r.Data.Digits);
+        var seed = (ulong)r.Train.Seed;
+        return source switch
+        {
+            "builtin:arithmetic" => task.Sft(r.Data.BuiltinSize, seed).Cast<DataRecord>().ToList(),
+            "builtin:arithmetic-pairs" => task.PreferencePairs(r.Data.BuiltinSize, seed, r.Data.FlipRate).Cast<DataRecord>().ToList(),
+            _ when IsBuiltin(source) => throw new ArgumentException($"unknown built-in data '{source}' (builtin:arithmetic, builtin:arithmetic-pairs)"),
+            _ => JsonlReader.ReadAny(source, BadRecords(r), out skipped, out _),
+        };
+    }
+
+    /// <summary>Train and eval records: the eval file, or a seeded hold-out of eval_fraction of the training records.</summary>
+    public static (List<DataRecord> Train, List<DataRecord> Eval) Split(Recipe r, TextWriter log)
+    {
+        var all = Records(r, r.Data.Train, out var skipped);
+        if (skipped > 0) log.WriteLine($"data: skipped {skipped} malformed record(s) of {r.Data.Train} (data.on_bad_record = skip)");
+        if (r.Data.Eval.Length > 0) return (all, Records(r, r.Data.Eval, out _));
+        var (train, eval) = EpochSampler.Split(all.Count, r.Data.EvalFraction, (ulong)r.Train.Seed);
+        return (train.Select(i => all[i]).ToList(), eval.Select(i => all[i]).ToList());
+    }
+}
