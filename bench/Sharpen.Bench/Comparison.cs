@@ -109,6 +109,15 @@ sealed class Comparison
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name,-45} | {value,8:F4} |"));
     }
 
+    /// <summary>The SFT-step benchmark (issue "Offline post-training"): ms per step of the quickstart-size model.</summary>
+    public void Sft()
+    {
+        Console.WriteLine($"\n## sft: one SFT step, quickstart-size Llama (2 × 128, vocab 18), batch 32 × 12 tokens, {threads} threads (ms/step, median of {reps})");
+        var r = Alternate(Sharpen("sft"), Python("sft_step.py"));
+        Table("ms/step", ("forward + backward + clip + AdamW", r["sharpen.step"], r["python.step"]));
+        Console.WriteLine("target: ratio ≤ 0.8");
+    }
+
     /// <summary>
     /// The decode benchmark (issue "Models"): a random 4-layer, 256-wide Llama (GQA 4/2 heads, vocab 512) saved as
     /// a checkpoint, KV-cached greedy decoding of 16 prompts × 128 new tokens on each side; tokens/s, and whether

@@ -32,24 +32,50 @@ public static class HfCheckpoint
         return model;
     }
 
-    /// <summary>Loads a scalar-head model (reward model or critic) saved by <see cref="Save"/>.</summary>
+    /// <summary>
+    /// Loads a scalar-head model (reward model, reward ensemble or critic) saved by <see cref="Save"/>; its number of
+    /// heads is config.json's <c>num_labels</c> (else the size of <c>id2label</c>, else 1).
+    /// </summary>
     public static ScalarHeadModel LoadScalarHead(string dir, Device? device = null)
     {
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
-        var model = new ScalarHeadModel(config);
+        var model = new ScalarHeadModel(config, NumLabels(config));
         LoadWeights(model, dir, dropNames: ["lm_head.weight"]);
         if (device is { } d && d != Device.CPU) model.To(d);
         return model;
     }
 
     /// <summary>
-    /// Copies the checkpoint's tensors into <paramref name="model"/>'s parameters (converting dtype, e.g. bf16 → float32).
-    /// Missing, unexpected or ill-shaped tensors are errors that name them.
+    /// A scalar-head model with <paramref name="heads"/> heads whose trunk is the causal LM checkpoint in
+    /// <paramref name="dir"/> (its LM head dropped) and whose <c>score</c> head is freshly initialised.
     /// </summary>
-    public static void LoadWeights(Module model, string dir, IEnumerable<string>? dropNames = null)
+    public static ScalarHeadModel ScalarHeadFromCausalLM(string dir, int heads = 1, Device? device = null)
+    {
+        var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        var model = new ScalarHeadModel(config, heads);
+        LoadWeights(model, dir, dropNames: ["lm_head.weight"], keepInitialised: ["score.weight"]);
+        if (device is { } d && d != Device.CPU) model.To(d);
+        return model;
+    }
+
+    /// <summary>Scalar heads K of a sequence-classification config: <c>num_labels</c>, else the size of <c>id2label</c>, else 1.</summary>
+    public static int NumLabels(ModelConfig config)
+    {
+        if (config.Extra?.GetValueOrDefault("num_labels") is { ValueKind: JsonValueKind.Number } n) return n.GetInt32();
+        if (config.Extra?.GetValueOrDefault("id2label") is { ValueKind: JsonValueKind.Object } labels) return labels.EnumerateObject().Count();
+        return 1;
+    }
+
+    /// <summary>
+    /// Copies the checkpoint's tensors into <paramref name="model"/>'s parameters (converting dtype, e.g. bf16 → float32).
+    /// Missing, unexpected or ill-shaped tensors are errors that name them; tensors named in <paramref name="dropNames"/>
+    /// are ignored, and those in <paramref name="keepInitialised"/> may be absent (they keep their current values).
+    /// </summary>
+    public static void LoadWeights(Module model, string dir, IEnumerable<string>? dropNames = null, IEnumerable<string>? keepInitialised = null)
     {
         var files = WeightFiles(dir);
         var drop = new HashSet<string>(dropNames ?? []);
+        var optional = new HashSet<string>(keepInitialised ?? []);
         var expected = model.StateDict();
         try
         {
@@ -71,7 +97,7 @@ public static class HfCheckpoint
                     seen.Add(name);
                 }
             }
-            var missing = expected.Keys.Where(k => !seen.Contains(k)).ToList();
+            var missing = expected.Keys.Where(k => !seen.Contains(k) && !optional.Contains(k)).ToList();
             if (missing.Count > 0 || unexpected.Count > 0)
                 throw new InvalidDataException($"checkpoint {dir} does not match the model:" +
                     (missing.Count > 0 ? $" missing tensors: {string.Join(", ", missing)};" : "") +
@@ -97,13 +123,20 @@ public static class HfCheckpoint
     }
 
     /// <summary>
-    /// Saves <paramref name="model"/> (a <see cref="CausalLM"/> or <see cref="ScalarHeadModel"/>) with its config.
+    /// Saves <paramref name="model"/> (a <see cref="CausalLM"/> or <see cref="ScalarHeadModel"/>) with its config;
+    /// a scalar-head model's number of heads goes into config.json as <c>num_labels</c>.
     /// Tensors are written in the model's dtype; checkpoints larger than <paramref name="maxShardBytes"/> are sharded.
     /// The directory is written next to its final place and renamed, so a crash never leaves half a checkpoint.
     /// </summary>
     public static void Save(Module model, ModelConfig config, string dir, ITokenizer? tokenizer = null,
                             GenerationConfig? generation = null, long maxShardBytes = 2L << 30)
     {
+        if (model is ScalarHeadModel scalar)
+        {
+            config = config.Clone();
+            config.Extra ??= [];
+            config.Extra["num_labels"] = JsonSerializer.SerializeToElement(scalar.Heads);
+        }
         var full = Path.GetFullPath(dir);
         var tmp = full.TrimEnd('/') + ".tmp-" + Environment.ProcessId;
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);

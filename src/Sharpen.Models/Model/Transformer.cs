@@ -251,32 +251,60 @@ public sealed class CausalLM : Module
 }
 
 /// <summary>
-/// A trunk with a scalar head (Hugging Face's <c>score</c>, as in *ForSequenceClassification with one label):
-/// a value per token (critic) or one per sequence at its last real token (reward model).
+/// A trunk with a scalar head (Hugging Face's <c>score</c>, as in *ForSequenceClassification with <c>num_labels</c> = K):
+/// a value per token (critic) or one per sequence at its last real token (reward model). With K &gt; 1 heads the
+/// model is a reward ensemble on one trunk: <c>score</c> is Linear(D, K) and each output is one member.
 /// </summary>
 public sealed class ScalarHeadModel : Module
 {
     /// <summary>The trunk.</summary>
     public Transformer Model { get; }
 
+    /// <summary>Number of scalar heads K (1 for a single reward model or critic).</summary>
+    public int Heads { get; }
+
     readonly Linear score;
 
-    public ScalarHeadModel(ModelConfig config)
+    /// <summary>A fresh model with <paramref name="heads"/> scalar heads, every matrix ~ N(0, initializer_range²).</summary>
+    public ScalarHeadModel(ModelConfig config, int heads = 1)
     {
+        if (heads < 1) throw new ArgumentOutOfRangeException(nameof(heads), heads, "a scalar-head model needs at least one head");
+        Heads = heads;
         Model = RegisterModule("model", new Transformer(config));
-        score = RegisterModule("score", new Linear(config.HiddenSize, 1, bias: false));
+        score = RegisterModule("score", new Linear(config.HiddenSize, heads, bias: false));
         Transformer.InitWeights(score, config.InitializerRange);
     }
 
-    /// <summary>A scalar per token, [B, T].</summary>
-    public Tensor Values(Tensor ids, Tensor? attentionMask = null) => score.Forward(Model.Forward(ids, attentionMask)).Squeeze(-1);
+    /// <summary>A scalar per token, [B, T] (single-head models only; see <see cref="ValuesAll"/>).</summary>
+    public Tensor Values(Tensor ids, Tensor? attentionMask = null)
+    {
+        RequireSingleHead();
+        return ValuesAll(ids, attentionMask).Squeeze(-1);
+    }
 
-    /// <summary>A scalar per sequence [B], read at the last real token of each row (left or right padding).</summary>
+    /// <summary>K scalars per token, [B, T, K].</summary>
+    public Tensor ValuesAll(Tensor ids, Tensor? attentionMask = null) => score.Forward(Model.Forward(ids, attentionMask));
+
+    /// <summary>A scalar per sequence [B], read at the last real token of each row (single-head models only; see <see cref="SequenceScoresAll"/>).</summary>
     public Tensor SequenceScores(Tensor ids, Tensor? attentionMask = null)
     {
-        var values = Values(ids, attentionMask);                                      // [B, T]
+        RequireSingleHead();
+        return SequenceScoresAll(ids, attentionMask).Squeeze(1);
+    }
+
+    /// <summary>K scalars per sequence [B, K], read at the last real token of each row (left or right padding).</summary>
+    public Tensor SequenceScoresAll(Tensor ids, Tensor? attentionMask = null)
+    {
+        var values = ValuesAll(ids, attentionMask);                                   // [B, T, K]
         var last = LastTokenIndex(attentionMask, ids.Size(0), ids.Size(1), ids.Device);   // [B]
-        return values.Gather(1, last.Unsqueeze(1)).Squeeze(1);
+        var index = last.View(-1, 1, 1).Expand(values.Size(0), 1, Heads);            // [B, 1, K]
+        return values.Gather(1, index).Squeeze(1);                                    // [B, K]
+    }
+
+    void RequireSingleHead()
+    {
+        if (Heads != 1)
+            throw new InvalidOperationException($"this model has {Heads} heads; use ValuesAll or SequenceScoresAll and aggregate the ensemble");
     }
 
     /// <summary>Index of the last real token per row, [B] (T−1 without a mask).</summary>

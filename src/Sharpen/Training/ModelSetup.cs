@@ -12,7 +12,8 @@ public static class ModelSetup
 
     /// <summary>The tokenizer of a fresh model: the built-in task's character tokenizer.</summary>
     public static ITokenizer NewTokenizer(Recipe r) =>
-        IsBuiltin(r.Data.Train) ? Arithmetic.Tokenizer()
+        VerifiableTasks.IsTask(r.Data.Train) ? VerifiableTasks.Tokenizer()
+        : IsBuiltin(r.Data.Train) ? Arithmetic.Tokenizer()
             : throw new ArgumentException($"model.init = new needs built-in data (data.train = builtin:…) to pick a tokenizer; " +
                                           $"got data.train = {r.Data.Train}. Point model.init at a checkpoint with a tokenizer.json instead.");
 
@@ -78,10 +79,17 @@ public static class ModelSetup
         {
             "builtin:arithmetic" => task.Sft(r.Data.BuiltinSize, seed).Cast<DataRecord>().ToList(),
             "builtin:arithmetic-pairs" => task.PreferencePairs(r.Data.BuiltinSize, seed, r.Data.FlipRate).Cast<DataRecord>().ToList(),
-            _ when IsBuiltin(source) => throw new ArgumentException($"unknown built-in data '{source}' (builtin:arithmetic, builtin:arithmetic-pairs)"),
+            "builtin:arithmetic-unpaired" => task.PreferencePairs(r.Data.BuiltinSize, seed, r.Data.FlipRate).SelectMany(Unpair).Cast<DataRecord>().ToList(),
+            _ when VerifiableTasks.IsTask(source) => VerifiableTasks.Sft(VerifiableTasks.Get(source, r.Data.Digits), r.Data.BuiltinSize, seed).Cast<DataRecord>().ToList(),
+            _ when IsBuiltin(source) => throw new ArgumentException($"unknown built-in data '{source}' (builtin:arithmetic, builtin:arithmetic-pairs, builtin:arithmetic-unpaired, " +
+                                                                   $"or SFT warm-up data of a verifiable task: {string.Join(", ", VerifiableTasks.Names.Select(n => VerifiableTasks.Prefix + n))})"),
             _ => JsonlReader.ReadAny(source, BadRecords(r), out skipped, out _),
         };
     }
+
+    /// <summary>A preference pair as two unpaired records: chosen desirable, rejected undesirable (KTO's data from pairs).</summary>
+    static UnpairedPreferenceRecord[] Unpair(PreferencePairRecord p) =>
+        [new(p.Prompt, p.Chosen, true) { Id = p.Id }, new(p.Prompt, p.Rejected, false) { Id = p.Id }];
 
     /// <summary>Train and eval records: the eval file, or a seeded hold-out of eval_fraction of the training records.</summary>
     public static (List<DataRecord> Train, List<DataRecord> Eval) Split(Recipe r, TextWriter log)

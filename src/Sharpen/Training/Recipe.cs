@@ -9,7 +9,7 @@ public sealed class Recipe
 {
     [Option("run name: the run directory is <runs_dir>/<name>")] public string Name { get; set; } = "run";
     [Option("folder holding run directories")] public string RunsDir { get; set; } = "runs";
-    [Option("trainer: sft, reward or preference")] public string Method { get; set; } = "sft";
+    [Option("trainer: sft, reward, preference or online")] public string Method { get; set; } = "sft";
     /// <summary>The model to train.</summary>
     public ModelSection Model { get; set; } = new();
     /// <summary>The training data.</summary>
@@ -20,6 +20,8 @@ public sealed class Recipe
     public PreferenceSection Preference { get; set; } = new();
     /// <summary>Reward modelling (method: reward).</summary>
     public RewardSection Reward { get; set; } = new();
+    /// <summary>Online RL (method: online).</summary>
+    public OnlineSection Online { get; set; } = new();
 }
 
 /// <summary>The `model:` section.</summary>
@@ -40,7 +42,7 @@ public sealed class ModelSection
 /// <summary>The `data:` section.</summary>
 public sealed class DataSection
 {
-    [Option("training data: a JSONL file, or builtin:arithmetic (SFT) / builtin:arithmetic-pairs (preference and reward)")] public string Train { get; set; } = "builtin:arithmetic";
+    [Option("training data: a JSONL file, or builtin:arithmetic (SFT) / builtin:arithmetic-pairs (preference and reward) / builtin:arithmetic-unpaired (KTO, BCO)")] public string Train { get; set; } = "builtin:arithmetic";
     [Option("evaluation data: a JSONL file; empty holds out eval_fraction of the training data")] public string Eval { get; set; } = "";
     [Option("fraction of the training data held out for evaluation when no eval file is given")] public double EvalFraction { get; set; } = 0.1;
     [Option("built-in data: number of examples", Unit = "examples")] public int BuiltinSize { get; set; } = 4000;
@@ -53,11 +55,20 @@ public sealed class DataSection
 /// <summary>The `preference:` section (offline preference optimisation; ALGORITHMS §4).</summary>
 public sealed class PreferenceSection
 {
-    [Option("losses, combined as Σ weight·loss: sigmoid (DPO), ipo, hinge, cdpo, robust, simpo, orpo, cpo, sppo_hard, nca_pair, bco_pair, apo_zero, apo_down, exo_pair, sft")] public List<string> Loss { get; set; } = ["sigmoid"];
+    [Option("losses, combined as Σ weight·loss. Pairwise (preference pairs): sigmoid (DPO), ipo, hinge, cdpo, robust, simpo, orpo, cpo, sppo_hard, nca_pair, bco_pair, apo_zero, apo_down, exo_pair, sft. Used alone: unpaired kto, bco, apo_zero_unpaired (unpaired data); listwise pro, lipo_lambda (ranked lists)")] public List<string> Loss { get; set; } = ["sigmoid"];
     [Option("weight of each loss (empty: all 1)")] public List<double> LossWeights { get; set; } = [];
     [Option("β: the KL strength / inverse temperature")] public double Beta { get; set; } = 0.1;
-    [Option("ε: label smoothing (cdpo) or label-flip rate (robust)")] public double LabelSmoothing { get; set; } = 0.0;
+    [Option("ε: label smoothing (cdpo, simpo, cpo) or label-flip rate (robust)")] public double LabelSmoothing { get; set; } = 0.0;
     [Option("SimPO target margin γ")] public double SimpoGamma { get; set; } = 0.5;
+    [Option("IPO: average h over completion tokens (false: summed h)")] public bool IpoLengthNormalize { get; set; } = true;
+    [Option("CPO: weight α of the NLL(y_w) term")] public double CpoAlpha { get; set; } = 1.0;
+    [Option("ORPO: weight λ of the odds-ratio term")] public double OrpoLambda { get; set; } = 0.1;
+    [Option("EXO: ε of the target distribution (1 − ε, ε)")] public double ExoEpsilon { get; set; } = 1e-3;
+    [Option("KTO (and apo_zero_unpaired): weight λ_D of desirable examples")] public double KtoDesirableWeight { get; set; } = 1.0;
+    [Option("KTO (and apo_zero_unpaired): weight λ_U of undesirable examples")] public double KtoUndesirableWeight { get; set; } = 1.0;
+    [Option("PRO: softmax temperature τ")] public double ProTemperature { get; set; } = 1.0;
+    [Option("PRO: weight λ_SFT of the NLL term on the best response")] public double ProSftWeight { get; set; } = 0.0;
+    [Option("LiPO-λ: weigh pairs by their Lambda weights (false: all 1)")] public bool LipoLambdaWeights { get; set; } = true;
     [Option("cache reference log-probs on disk in the run directory (computed once)")] public bool CacheReference { get; set; } = true;
     [Option("greedy-accuracy evaluation: prompts decoded and checked with the task's gold reward (0: off)", Unit = "prompts")] public int EvalPrompts { get; set; } = 200;
 }
@@ -65,7 +76,9 @@ public sealed class PreferenceSection
 /// <summary>The `reward:` section (Bradley–Terry reward models; ALGORITHMS §5.1).</summary>
 public sealed class RewardSection
 {
-    [Option("ensemble size K: heads on one trunk, each trained on the pairs")] public int Heads { get; set; } = 1;
+    [Option("reward loss: bradley_terry (−log σ(r_w − r_l − m), m the record's margin, 0 when absent)")] public string Loss { get; set; } = "bradley_terry";
+    [Option("ensemble size K: linear heads on one shared trunk, each trained on the same pairs; they differ by their random initialisation (and resample with bootstrap)")] public int Heads { get; set; } = 1;
+    [Option("each head trains on its own bootstrap resample of the training pairs (a per-pair, per-head count weights the loss)")] public bool Bootstrap { get; set; } = false;
     [Option("ensemble aggregation: mean, wco (worst case: min) or uwo (mean − λ·variance)")] public string Aggregation { get; set; } = "mean";
     [Option("UWO uncertainty weight λ")] public double UwoLambda { get; set; } = 1.0;
     [Option("reward centring coefficient: adds c·mean((r_w + r_l)²)")] public double CenterCoef { get; set; } = 0.0;

@@ -18,5 +18,8 @@ public static class Trainers
 {
     /// <summary>method → factory(recipe, run directory, progress output).</summary>
     public static readonly Registry<Func<Recipe, string, TextWriter, ITrainer>> Registry = new Registry<Func<Recipe, string, TextWriter, ITrainer>>("trainer method")
-        .Add("sft", (r, dir, log) => new SftTrainer(r, log));
+        .Add("sft", (r, dir, log) => new SftTrainer(r, log))
+        .Add("preference", (r, dir, log) => new PreferenceTrainer(r, dir, log))
+        .Add("reward", (r, dir, log) => new RewardTrainer(r, log))
+        .Add("online", (r, dir, log) => new OnlineTrainer(r, dir, log));
 }

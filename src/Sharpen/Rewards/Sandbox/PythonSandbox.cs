@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Sharpen.Rewards.Sandbox;
+
+/// <summary>
+/// Runs untrusted Python programs against their unit tests (ALGORITHMS §5.2, "Code"), each test in its own sandbox:
+/// <list type="bullet">
+/// <item>bubblewrap (as root) gives new pid, network, ipc, uts and mount namespaces: the program sees only /usr (read-only),
+/// its own source (read-only, /sandbox), a fresh /proc and /dev, and a private size-capped tmpfs at /tmp, the only
+/// writable place; the network namespace has only a loopback that is down, so nothing can be reached.</item>
+/// <item>setpriv drops root for a uid reserved for this run (<see cref="SandboxOptions.UidBase"/>), clears groups and
+/// every capability and sets no_new_privs, so RLIMIT_NPROC applies (root is exempt from it).</item>
+/// <item>prlimit sets CPU time, address space, process count, file size, open files and core size (soft = hard, so the
+/// program cannot raise them back).</item>
+/// <item>The host kills the pid namespace at the wall-clock limit (killing its init kills every process in it), and after
+/// every test checks that no process of the run's uid is left, else it throws <see cref="SandboxBreachException"/>.</item>
+/// </list>
+/// When a tool is missing or the start-up probe fails, <see cref="Run"/> throws <see cref="SandboxUnavailableException"/>;
+/// it never runs a program unsandboxed. Thread-safe: concurrent runs take different uids. See docs/sandbox.md.
+/// </summary>
+/// <param name="options">Tool paths and the uid range (default <see cref="SandboxOptions.Default"/>).</param>
+public sealed class PythonSandbox(SandboxOptions? options = null)
+{
+    /// <summary>Exit status of the driver when the program does not compile (a program exiting with it itself reads as a compile error).</summary>
+    public const int CompileErrorExitCode = 97;
+
+    const int SIGKILL = 9, SIGXCPU = 24;
+
+    // Runs /sandbox/solution.py as __main__. -S leaves out the site module, so exit() and quit() are restored here.
+    static readonly string Driver = $$"""
+        import builtins, sys
+        builtins.exit = builtins.quit = sys.exit
+        sys.argv = ['solution.py']
+        with open('/sandbox/solution.py', encoding='utf-8') as f:
+            source = f.read()
+        try:
+            program = compile(source, 'solution.py', 'exec')
+        except (SyntaxError, ValueError) as e:
+            print(f'{type(e).__name__}: {e}', file=sys.stderr)
+            sys.exit({{CompileErrorExitCode}})
+        exec(program, {'__name__': '__main__', '__builtins__': builtins})
+        """;
+
+    readonly object probeLock = new();
+    bool probed;
+
+    /// <summary>The sandbox with the default options.</summary>
+    public static PythonSandbox Default { get; } = new();
+
+    /// <summary>Tool paths and the uid range.</summary>
+    public SandboxOptions Options { get; } = options ?? SandboxOptions.Default;
+
+    /// <summary>
+    /// Runs <paramref name="code"/> against each of <paramref name="tests"/> in turn, each in a fresh sandbox under
+    /// <paramref name="limits"/>. A stdin/stdout test feeds its input and compares stdout (<see cref="TestCase.OutputMatches"/>);
+    /// an assert test appends its statement to the program.
+    /// </summary>
+    /// <exception cref="SandboxUnavailableException">The sandbox cannot isolate programs on this machine.</exception>
+    /// <exception cref="SandboxBreachException">A process of the sandbox survived (it has been killed).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled (the running sandbox is killed first).</exception>
+    public SandboxResult Run(string code, IReadOnlyList<TestCase> tests, SandboxLimits limits, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        if (tests.Count == 0) throw new ArgumentException("at least one test is required (no tests must not read as passing)", nameof(tests));
+        limits.Validate();
+        EnsureAvailable();
+        using var lease = UidLease.Acquire(Options, ct);
+        var clock = Stopwatch.StartNew();
+        var results = new List<TestResult>(tests.Count);
+        for (int i = 0; i < tests.Count; i++)
+        {
+            var test = tests[i];
+            var source = test.Assert is { } statement ? code + "\n\n" + statement + "\n" : code;
+            var run = Launch(source, test.Input ?? "", lease.Uid, limits, ct);
+            results.Add(new TestResult(i, Classify(test, run), Head(run.Stdout, limits.ExcerptChars), Tail(run.Stderr, limits.ExcerptChars),
+                run.WallSeconds, run.ExitCode, run.Killed));
+        }
+        return new SandboxResult(results, new ProcessAccounting(lease.Uid, results.Count,
+            results.Count(r => r.Killed == KillReason.WallClock), results.Count(r => r.Killed == KillReason.OutputLimit),
+            clock.Elapsed.TotalSeconds));
+    }
+
+    /// <summary>
+    /// Throws <see cref="SandboxUnavailableException"/>, naming what is missing, unless every tool is present and, once per
+    /// instance, a probe program confirms inside the sandbox that it runs as the reserved uid, sees only its own
+    /// processes and has no network interface but a loopback.
+    /// </summary>
+    public void EnsureAvailable()
+    {
+        if (!OperatingSystem.IsLinux()) throw new SandboxUnavailableException("the code sandbox needs Linux namespaces; this is not Linux");
+        foreach (var (path, package) in new[] { (Options.BwrapPath, "bubblewrap"), (Options.SetprivPath, "util-linux"),
+                     (Options.PrlimitPath, "util-linux"), (Options.PythonPath, "python3-minimal") })
+        {
+            if (!File.Exists(path))
+                throw new SandboxUnavailableException($"{path} is missing (Debian package {package}); refusing to run untrusted code without its sandbox");
+            if (path != Options.BwrapPath && !path.StartsWith("/usr/"))
+                throw new SandboxUnavailableException($"{path} must lie under /usr, the only host folder the sandbox sees");
+        }
+        if (!Environment.IsPrivilegedProcess)
+            throw new SandboxUnavailableException("the code sandbox must run as root (to create namespaces and drop to its own uid without user namespaces)");
+        lock (probeLock)
+        {
+            if (probed) return;
+            using var lease = UidLease.Acquire(Options, CancellationToken.None);
+            const string probe = "import os, socket\nprint(os.getuid(), sum(d.isdigit() for d in os.listdir('/proc')), [n for _, n in socket.if_nameindex()])";
+            string expected = $"{lease.Uid} 2 ['lo']";   // /proc lists only bubblewrap's init and this interpreter
+            Execution run;
+            try { run = Launch(probe, "", lease.Uid, SandboxLimits.Default, CancellationToken.None); }
+            catch (Exception e) when (e is not SandboxBreachException) { throw new SandboxUnavailableException($"the sandbox could not start: {e.Message}", e); }
+            if (run.ExitCode != 0 || run.Stdout.Trim() != expected)
+                throw new SandboxUnavailableException(
+                    $"the sandbox probe failed (exit {run.ExitCode}, printed \"{run.Stdout.Trim()}\", expected \"{expected}\"): {Tail(run.Stderr, 2000)}");
+            probed = true;
+        }
+    }
+
+    static TestOutcome Classify(TestCase test, Execution run)
+    {
+        if (run.Killed == KillReason.WallClock) return TestOutcome.Timeout;
+        if (run.Killed == KillReason.OutputLimit) return TestOutcome.OutputLimit;
+        // RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one (read as CPU time, not the OOM killer).
+        if (run.ExitCode is 128 + SIGXCPU or 128 + SIGKILL) return TestOutcome.Timeout;
+        if (run.ExitCode == CompileErrorExitCode) return TestOutcome.CompileError;
+        if (run.ExitCode == 0)
+            return test.Assert != null || test.OutputMatches(run.Stdout) ? TestOutcome.Passed : TestOutcome.Failed;
+        var lastLine = run.Stderr.TrimEnd().Split('\n')[^1];
+        if (lastLine.StartsWith("MemoryError")) return TestOutcome.MemoryLimit;
+        if (lastLine.StartsWith("AssertionError") && test.Assert != null) return TestOutcome.Failed;
+        return TestOutcome.RuntimeError;
+    }
+
+    /// <summary>One sandboxed run of a program: what it printed, how it ended, how long it took.</summary>
+    sealed record Execution(string Stdout, string Stderr, int ExitCode, KillReason Killed, double WallSeconds);
+
+    /// <summary>
+    /// Writes <paramref name="source"/> to a private folder, runs it in a sandbox as <paramref name="uid"/> with
+    /// <paramref name="stdin"/> as input, kills the sandbox at the wall-clock or output limit, then removes the folder and
+    /// checks that no process of <paramref name="uid"/> is left.
+    /// </summary>
+    Execution Launch(string source, string stdin, int uid, SandboxLimits limits, CancellationToken ct)
+    {
+        Debug.Assert(OperatingSystem.IsLinux());   // checked by EnsureAvailable
+        var dir = Directory.CreateTempSubdirectory("sharpen-sandbox-").FullName;
+        try
+        {
+            // The folder is root's and bound read-only: the sandbox uid may read the program, not change it.
+            File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
+            File.WriteAllText(Path.Combine(dir, "solution.py"), source);
+            File.SetUnixFileMode(Path.Combine(dir, "solution.py"), (UnixFileMode)0b110_100_100);
+
+            var start = new ProcessStartInfo(Options.BwrapPath)
+            {
+                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            foreach (var a in Arguments(dir, uid, limits)) start.ArgumentList.Add(a);
+            start.Environment.Clear();
+
+            using var stop = new ManualResetEventSlim();
+            using var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+            process.Exited += (_, _) => stop.Set();
+            var clock = Stopwatch.StartNew();
+            process.Start();
+            using var cancel = ct.Register(stop.Set);
+            var stdout = new Capture(process.StandardOutput.BaseStream, limits.MaxOutputBytes, stop);
+            var stderr = new Capture(process.StandardError.BaseStream, limits.MaxOutputBytes, stop);
+            var feed = Task.Factory.StartNew(() => Feed(process.StandardInput.BaseStream, stdin), TaskCreationOptions.LongRunning);
+
+            stop.Wait(TimeSpan.FromSeconds(limits.WallSeconds));
+            var killed = KillReason.None;
+            if (!process.HasExited)
+            {
+                killed = stdout.Overflow || stderr.Overflow ? KillReason.OutputLimit : KillReason.WallClock;
+                KillSandbox(process);
+            }
+            process.WaitForExit();
+            double wall = clock.Elapsed.TotalSeconds;
+            // The pipes close when the last sandbox process is gone; a reader still blocked means something survived.
+            Task.WaitAll([stdout.Done, stderr.Done, feed], TimeSpan.FromSeconds(5));
+
+            int left = HostProcesses.KillLeftovers(uid, TimeSpan.FromSeconds(2));
+            if (left > 0) throw new SandboxBreachException($"{left} process(es) of sandbox uid {uid} outlived their sandbox; they were killed");
+            ct.ThrowIfCancellationRequested();
+            return new Execution(stdout.Text, stderr.Text, process.ExitCode, killed, wall);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Kills bubblewrap's init in the sandbox's pid namespace, which kills every process in it, then bubblewrap.</summary>
+    static void KillSandbox(Process bwrap)
+    {
+        foreach (var init in HostProcesses.ChildrenOf(bwrap.Id)) HostProcesses.Kill(init);
+        try { bwrap.Kill(); } catch (InvalidOperationException) { }   // already exited
+    }
+
+    IEnumerable<string> Arguments(string dir, int uid, SandboxLimits limits)
+    {
+        string[] namespaces = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--hostname", "sandbox"];
+        var files = new List<string> { "--ro-bind", "/usr", "/usr" };
+        foreach (var top in new[] { "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32" })
+        {
+            var info = new FileInfo(top);
+            if (info.LinkTarget is { } target) files.AddRange(["--symlink", target, top]);   // merged /usr: /bin -> usr/bin
+            else if (Directory.Exists(top)) files.AddRange(["--ro-bind", top, top]);
+        }
+        files.AddRange(["--proc", "/proc", "--dev", "/dev", "--ro-bind", dir, "/sandbox",
+            "--size", limits.TmpBytes.ToString(), "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]);
+        string[] environment = ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+            "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8"];
+        string[] user = [Options.SetprivPath, $"--reuid={uid}", $"--regid={uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"];
+        int cpu = limits.EffectiveCpuSeconds;
+        string[] rlimits = [Options.PrlimitPath, $"--cpu={cpu}:{cpu + 1}", $"--as={limits.MemoryBytes}", $"--nproc={limits.MaxProcesses}",
+            $"--fsize={limits.MaxFileBytes}", $"--nofile={limits.MaxOpenFiles}", "--core=0", "--"];
+        string[] python = [Options.PythonPath, "-I", "-S", "-B", "-X", "utf8", "-c", Driver];
+        return [.. namespaces, .. files, .. environment, "--", .. user, .. rlimits, .. python];
+    }
+
+    static void Feed(Stream stdin, string input)
+    {
+        try
+        {
+            stdin.Write(Encoding.UTF8.GetBytes(input));
+            stdin.Close();
+        }
+        catch (IOException) { }   // the program exited (or was killed) without reading all of its input
+    }
+
+    static string Head(string text, int chars) => text.Length <= chars ? text : text[..chars];
+
+    static string Tail(string text, int chars) => text.Length <= chars ? text : text[^chars..];
+
+    /// <summary>Reads a stream to its end on its own thread, keeping at most a given number of bytes.</summary>
+    sealed class Capture
+    {
+        readonly MemoryStream kept = new();
+
+        public Capture(Stream stream, int maxBytes, ManualResetEventSlim overflowed) =>
+            Done = Task.Factory.StartNew(() =>
+            {
+                var buffer = new byte[16384];
+                int n;
+                while ((n = stream.Read(buffer)) > 0)
+                {
+                    int room = maxBytes - (int)kept.Length;
+                    kept.Write(buffer, 0, Math.Min(n, room));
+                    if (n > room && !Overflow) { Overflow = true; overflowed.Set(); }   // keep draining so the writer is not stuck
+                }
+            }, TaskCreationOptions.LongRunning);
+
+        /// <summary>Completes at end of stream.</summary>
+        public Task Done { get; }
+
+        /// <summary>Whether more than the kept bytes arrived.</summary>
+        public bool Overflow { get; private set; }
+
+        /// <summary>The kept bytes as UTF-8 text (invalid bytes become U+FFFD).</summary>
+        public string Text => Encoding.UTF8.GetString(kept.GetBuffer(), 0, (int)kept.Length);
+    }
+}

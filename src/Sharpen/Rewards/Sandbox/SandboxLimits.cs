@@ -1,0 +1,54 @@
+namespace Sharpen.Rewards.Sandbox;
+
+/// <summary>
+/// Resource limits for one test run of <see cref="PythonSandbox"/>. Each test runs in its own sandbox, so every limit is
+/// per test. Defaults follow ALGORITHMS §1/§5.2 (5 s, 1024 MB).
+/// </summary>
+public sealed record SandboxLimits
+{
+    /// <summary>The defaults.</summary>
+    public static SandboxLimits Default { get; } = new();
+
+    /// <summary>Wall-clock limit in seconds; past it the whole sandbox is killed (default 5, the data's <c>timeout_s</c>).</summary>
+    public double WallSeconds { get; init; } = 5;
+
+    /// <summary>CPU-time limit in whole seconds per process (RLIMIT_CPU; SIGXCPU, then SIGKILL a second later). Null: ⌈<see cref="WallSeconds"/>⌉.</summary>
+    public int? CpuSeconds { get; init; }
+
+    /// <summary>Address-space limit in bytes per process (RLIMIT_AS; default 1 GiB, the data's <c>memory_mb</c>).</summary>
+    public long MemoryBytes { get; init; } = 1L << 30;
+
+    /// <summary>Most processes and threads the sandbox user may have at once (RLIMIT_NPROC; default 32). Stops fork bombs.</summary>
+    public int MaxProcesses { get; init; } = 32;
+
+    /// <summary>Largest file the program may write, in bytes (RLIMIT_FSIZE; default 16 MiB).</summary>
+    public long MaxFileBytes { get; init; } = 16L << 20;
+
+    /// <summary>Size in bytes of the sandbox's only writable place, a private tmpfs at /tmp (default 64 MiB).</summary>
+    public long TmpBytes { get; init; } = 64L << 20;
+
+    /// <summary>Most open file descriptors per process (RLIMIT_NOFILE; default 64).</summary>
+    public int MaxOpenFiles { get; init; } = 64;
+
+    /// <summary>Most bytes kept from stdout and from stderr each; a program that prints more is killed (default 1 MiB).</summary>
+    public int MaxOutputBytes { get; init; } = 1 << 20;
+
+    /// <summary>Characters of stdout (its start) and stderr (its end) kept in each <see cref="TestResult"/> (default 1000).</summary>
+    public int ExcerptChars { get; init; } = 1000;
+
+    /// <summary>The limits for a data set's <c>timeout_s</c> and <c>memory_mb</c>, other fields at their defaults.</summary>
+    public static SandboxLimits ForRecord(double timeoutS, int memoryMb) =>
+        new() { WallSeconds = timeoutS, MemoryBytes = (long)memoryMb << 20 };
+
+    internal int EffectiveCpuSeconds => CpuSeconds ?? (int)Math.Ceiling(WallSeconds);
+
+    internal void Validate()
+    {
+        if (!(WallSeconds > 0)) throw new ArgumentException($"WallSeconds must be positive, not {WallSeconds}");
+        if (EffectiveCpuSeconds < 1) throw new ArgumentException($"CpuSeconds must be at least 1, not {CpuSeconds}");
+        if (MemoryBytes < 32L << 20) throw new ArgumentException($"MemoryBytes must be at least 32 MiB (Python needs it to start), not {MemoryBytes}");
+        if (MaxProcesses < 1) throw new ArgumentException($"MaxProcesses must be at least 1, not {MaxProcesses}");
+        if (MaxFileBytes < 0 || TmpBytes < 4096 || MaxOpenFiles < 8 || MaxOutputBytes < 1 || ExcerptChars < 0)
+            throw new ArgumentException("MaxFileBytes ≥ 0, TmpBytes ≥ 4096, MaxOpenFiles ≥ 8, MaxOutputBytes ≥ 1 and ExcerptChars ≥ 0 are required");
+    }
+}

@@ -1,0 +1,36 @@
+namespace Sharpen.Rewards.Sandbox;
+
+/// <summary>
+/// Where <see cref="PythonSandbox"/> finds its tools and which user ids it runs programs as. The defaults are Debian's
+/// paths (packages <c>bubblewrap</c>, <c>util-linux</c>, <c>python3-minimal</c>; <c>./sharpen</c> installs them).
+/// </summary>
+public sealed record SandboxOptions
+{
+    /// <summary>The defaults.</summary>
+    public static SandboxOptions Default { get; } = new();
+
+    /// <summary>bubblewrap, run as root on the host: namespaces (pid, net, ipc, uts, mount) and the read-only file view.</summary>
+    public string BwrapPath { get; init; } = "/usr/bin/bwrap";
+
+    /// <summary>setpriv, run inside the sandbox: drops root for the sandbox uid, clears groups and capabilities, sets no_new_privs. Must lie under /usr.</summary>
+    public string SetprivPath { get; init; } = "/usr/bin/setpriv";
+
+    /// <summary>prlimit, run inside the sandbox: sets the resource limits (soft = hard) before Python starts. Must lie under /usr.</summary>
+    public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
+
+    /// <summary>The Python interpreter, run with -I -S -B (isolated, no site-packages, no bytecode files). Must lie under /usr.</summary>
+    public string PythonPath { get; init; } = "/usr/bin/python3";
+
+    /// <summary>
+    /// First of the user ids reserved for sandboxes (default 2,000,000,000). A run holds one uid of
+    /// [<see cref="UidBase"/>, <see cref="UidBase"/> + <see cref="UidSlots"/>) for itself, so RLIMIT_NPROC counts only its
+    /// own processes and "no process of this uid is left" is an exact check. Nothing else on the machine may use these ids.
+    /// </summary>
+    public int UidBase { get; init; } = 2_000_000_000;
+
+    /// <summary>How many runs may hold a uid at once, across all processes on the machine (default 64).</summary>
+    public int UidSlots { get; init; } = 64;
+
+    /// <summary>Folder of the lock files (one per uid) through which processes share the uid range.</summary>
+    public string LockDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "sharpen-sandbox-uids");
+}
