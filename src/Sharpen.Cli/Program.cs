@@ -17,6 +17,7 @@ namespace Sharpen.Cli
         static readonly List<Command> Commands =
         [
             new("info", "print the runtime: libtorch version, BLAS, threads, CUDA devices", InfoCommand.Run),
+            new("quickstart", "the main job: SFT a tiny model on addition, then GRPO with the verifier; accuracy before/after", QuickstartCommand.Run),
             new("train", "train a recipe (sft, reward, preference): sharpen train RECIPE.yaml [--set key=value]", TrainCommand.Run),
             new("new-model", "write a randomly initialised model (Hugging Face layout) with a tokenizer", NewModelCommand.Run),
             new("tokenizer", "train a byte-level BPE tokenizer on text files (train), or encode text (encode)", TokenizerCommand.Run),

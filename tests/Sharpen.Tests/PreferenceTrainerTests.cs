@@ -138,4 +138,156 @@ public class PreferenceTrainerTests(SftStart sft, ITestOutputHelper output) : IC
         output.WriteLine($"β {beta}: start {a.Before["accuracy"]}; dpo {a.After.LastEval["accuracy"]}, rdpo {b.After.LastEval["accuracy"]}; dpo margins {a.After.LastEval["rewards/margins"]}, rdpo {b.After.LastEval["rewards/margins"]}");
         Assert.True(b.After.LastEval["accuracy"] > a.After.LastEval["accuracy"] + 0.05);
     }
+
+    /// <summary>A fresh tiny model of <see cref="Tiny"/>'s size saved in Hugging Face layout (with its tokenizer) under <paramref name="name"/>.</summary>
+    string SavedTinyModel(string name, ulong seed)
+    {
+        var path = Path.Combine(dir, name);
+        Torch.Seed(seed);
+        var (tok, m) = ModelSetup.Policy(Tiny("init", "sigmoid"));
+        using (m) HfCheckpoint.Save(m, m.Config, path, tok);
+        return path;
+    }
+
+    /// <summary>
+    /// log π(y|x) of every training pair under the recipe's model.init, [N, 2] (chosen, rejected), computed one sequence
+    /// at a time without padding: Σ over response positions t of log softmax(logits[t − 1])[id_t].
+    /// </summary>
+    static float[,] FreshReference(Recipe r)
+    {
+        using var model = HfCheckpoint.LoadCausalLM(r.Model.Init);
+        var tok = TokenizerLoader.Load(r.Model.Init);
+        var (train, _) = ModelSetup.Split(r, TextWriter.Null);
+        var pairs = Tokenize.Pairs(train.Cast<PreferencePairRecord>(), tok, ModelSetup.TokenizeOptions(r), out _);
+        var result = new float[pairs.Count, 2];
+        using var noGrad = Torch.NoGrad();
+        for (var i = 0; i < pairs.Count; i++)
+            foreach (var (k, y) in new[] { (0, pairs[i].Chosen), (1, pairs[i].Rejected) })
+            {
+                using var scope = new TensorScope();
+                int[] ids = [.. pairs[i].Prompt, .. y];
+                var logps = model.Forward(Tensor.From(ids.Select(t => (long)t).ToArray(), 1, ids.Length)).LogSoftmax(-1)[0];   // [T, V]
+                double sum = 0;
+                for (var t = pairs[i].Prompt.Length; t < ids.Length; t++) sum += logps[t - 1][ids[t]].ToDouble();
+                result[i, k] = (float)sum;
+            }
+        return result;
+    }
+
+    static void AssertClose(float[,] expected, Tensor actual, double tolerance, string what)
+    {
+        var a = actual.ToArray<float>();
+        Assert.Equal([expected.GetLength(0), 2L], actual.Shape);
+        for (var i = 0; i < expected.GetLength(0); i++)
+            for (var k = 0; k < 2; k++)
+                Assert.True(Math.Abs(expected[i, k] - a[i * 2 + k]) <= tolerance, $"{what}: example {i}, response {k}: {a[i * 2 + k]} vs {expected[i, k]}");
+    }
+
+    PreferenceTrainer NewTrainer(Recipe r)
+    {
+        Torch.Seed((ulong)r.Train.Seed);
+        return new PreferenceTrainer(r, Runner.RunDir(r), TextWriter.Null);
+    }
+
+    [Fact]
+    public void CachedReferenceLogProbsMatchAFreshComputationAndAreReusedUntilTheModelOrDataChange()
+    {
+        var r = Tiny("cache", "sigmoid");
+        r.Model.Init = SavedTinyModel("init", 11);
+        r.Train.MaxSteps = 3;
+        var file = Path.Combine(Runner.RunDir(r), ReferenceCache.FileName);
+        Train(r);
+
+        Assert.True(File.Exists(file));
+        var cached = Safetensors.Load(file);
+        AssertClose(FreshReference(r), cached["train"], 1e-4, "cache");
+
+        // A second trainer on the run directory reads the file: values marked on disk (fingerprint kept) come back.
+        string fingerprint;
+        using (var f = SafetensorsFile.Open(file)) fingerprint = f.Metadata["fingerprint"];
+        var marked = cached.ToDictionary(kv => kv.Key, kv => kv.Value + 100);
+        ReferenceCache.Save(file, fingerprint, marked);
+        using (var t = NewTrainer(r)) Assert.Equal(marked["train"].ToArray<float>(), t.CachedTrainReference!.ToArray<float>());
+
+        // New weights at model.init: recomputed under them.
+        SavedTinyModel("init", 12);
+        var freshNewModel = FreshReference(r);
+        using (var t = NewTrainer(r)) AssertClose(freshNewModel, t.CachedTrainReference!, 1e-4, "after model.init changed");
+
+        // Other data (flipped pairs): recomputed for the new pairs.
+        r.Data.FlipRate = 0.5;
+        var freshNewData = FreshReference(r);
+        using (var t = NewTrainer(r))
+        {
+            AssertClose(freshNewData, t.CachedTrainReference!, 1e-4, "after the data changed");
+            Assert.NotEqual(freshNewModel.Cast<float>(), freshNewData.Cast<float>());
+        }
+    }
+
+    [Fact]
+    public void ResumingFromACheckpointEndsWithTheWeightsOfAStraightRun()
+    {
+        Recipe Run(string name, long steps)
+        {
+            var r = Tiny(name, "sigmoid", "bco_pair");                    // bco_pair: the running mean δ is trainer state too
+            r.Train.Schedule = "constant";
+            r.Train.MaxSteps = steps;
+            return r;
+        }
+        var straight = Train(Run("straight", 12));
+        Train(Run("resumed", 6));
+        var resumed = Train(Run("resumed", 12), resume: true);
+        Assert.Equal(6, resumed.After.ResumedFrom);
+        foreach (var (name, w) in straight.Final)
+            Assert.Equal(w, resumed.Final[name]);
+    }
+
+    [Fact]
+    public void AReferenceFreeLossBuildsNoReferenceModelAndWritesNoCache()
+    {
+        var simpo = Tiny("simpo", "simpo");
+        using (var t = NewTrainer(simpo))
+        {
+            Assert.False(t.UsesReference);
+            Assert.Null(t.ReferenceModel);
+            Assert.Null(t.CachedTrainReference);
+        }
+        Assert.False(File.Exists(Path.Combine(Runner.RunDir(simpo), ReferenceCache.FileName)));
+
+        // DPO with the cache off keeps a frozen reference model instead of a file.
+        var dpo = Tiny("dpo", "sigmoid");
+        dpo.Preference.CacheReference = false;
+        using (var t = NewTrainer(dpo))
+        {
+            Assert.True(t.UsesReference);
+            Assert.NotNull(t.ReferenceModel);
+            Assert.All(t.ReferenceModel!.Parameters(), p => Assert.False(p.RequiresGrad));
+            Assert.Null(t.CachedTrainReference);
+        }
+        Assert.False(File.Exists(Path.Combine(Runner.RunDir(dpo), ReferenceCache.FileName)));
+    }
+
+    [Theory]
+    [InlineData("pro")]
+    [InlineData("lipo_lambda")]
+    public void ListwiseLossesTrainOnRankedLists(string loss)
+    {
+        // Ranked lists of three answers to 1-digit sums: the sum (score 2), a near miss (1), a far miss (0).
+        var rng = new SplitMix64(7);
+        var lines = Enumerable.Range(0, 300).Select(_ =>
+        {
+            int a = rng.NextInt(10), b = rng.NextInt(10);
+            return $"{{\"prompt\": \"{a}+{b}=\", \"responses\": [\"{a + b}\", \"{a + b + 1}\", \"{a + b + 30}\"], \"scores\": [2, 1, 0]}}";
+        });
+        Directory.CreateDirectory(dir);
+        var data = Path.Combine(dir, "lists.jsonl");
+        File.WriteAllLines(data, lines);
+        var r = Tiny(loss, loss);
+        r.Model.Init = SavedTinyModel("init", 13);
+        r.Data.Train = data;
+        var o = Train(r);
+        output.WriteLine($"{loss}: eval loss {o.Before["loss"]} → {o.After.LastEval["loss"]}, accuracy {o.After.LastEval["rewards/accuracy"]}");
+        Assert.True(o.After.LastEval["loss"] < 0.8 * o.Before["loss"], $"{loss}: eval loss {o.Before["loss"]} → {o.After.LastEval["loss"]}");
+        Assert.True(o.After.LastEval["rewards/accuracy"] > 0.9);
+    }
 }

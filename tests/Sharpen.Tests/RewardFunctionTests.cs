@@ -238,16 +238,37 @@ public class RewardFunctionTests
     }
 
     [Fact]
-    public async Task Pool_RunsOffTheCallingThread()
+    public void Pool_RunsOffTheCallingThread()
     {
-        int caller = Environment.CurrentManagedThreadId;
+        // The caller is a dedicated thread (not a pool thread, so it can never pick up the pool's work). Every
+        // sample waits for the caller to signal after ScoreAsync has returned: scoring on the calling thread would
+        // leave the gate shut and the samples would time out (value 0).
+        using var gate = new ManualResetEventSlim();
         var seen = new ConcurrentBag<int>();
-        var reward = new FuncReward("thread", _ => { seen.Add(Environment.CurrentManagedThreadId); return RewardResult.Scored(0); });
-        await new RewardPool(reward, 2).ScoreAsync(Enumerable.Range(0, 20).Select(i => Input("c")).ToArray());
-        new RewardPool(reward, 1).Score([Input("c")]);
+        var reward = new FuncReward("thread", _ =>
+        {
+            seen.Add(Environment.CurrentManagedThreadId);
+            return RewardResult.Scored(gate.Wait(TimeSpan.FromSeconds(10)) ? 1 : 0);
+        });
         var rm = new RewardModelScorer(pairs => { seen.Add(Environment.CurrentManagedThreadId); return new double[pairs.Count]; });
-        new RewardPool(rm).Score([Input("c"), Input("d")]);
-        Assert.Equal(22, seen.Count);
+        int caller = 0;
+        bool returnedBeforeScoring = false;
+        RewardBatch? batch = null, modelBatch = null;
+        var thread = new Thread(() =>
+        {
+            caller = Environment.CurrentManagedThreadId;
+            var task = new RewardPool(reward, 2).ScoreAsync(Enumerable.Range(0, 20).Select(i => Input("c")).ToArray());
+            returnedBeforeScoring = !task.IsCompleted;
+            gate.Set();
+            batch = task.GetAwaiter().GetResult();
+            modelBatch = new RewardPool(rm).Score([Input("c"), Input("d")]);
+        });
+        thread.Start();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(30)));
+        Assert.True(returnedBeforeScoring);
+        Assert.Equal(Enumerable.Repeat((double?)1, 20).ToArray(), batch!.Values);
+        Assert.Equal(new double?[] { 0, 0 }, modelBatch!.Values);
+        Assert.Equal(21, seen.Count);
         Assert.DoesNotContain(caller, seen);
     }
 
@@ -258,18 +279,21 @@ public class RewardFunctionTests
     {
         ThreadPool.GetMinThreads(out int workers, out int io);
         if (workers < 8) ThreadPool.SetMinThreads(8, io);
-        int current = 0, max = 0;
+        int calls = 0, current = 0, max = 0;
         var reward = new FuncReward("busy", _ =>
         {
             int now = Interlocked.Increment(ref current);
             for (int seen = Volatile.Read(ref max); now > seen; seen = Volatile.Read(ref max))
                 Interlocked.CompareExchange(ref max, now, seen);
-            Thread.Sleep(5);
+            // The first calls wait for each other, so a pool that runs `degree` workers must reach `degree` at once.
+            if (Interlocked.Increment(ref calls) <= degree)
+                SpinWait.SpinUntil(() => Volatile.Read(ref current) >= degree, TimeSpan.FromSeconds(5));
+            Thread.Sleep(1);
             Interlocked.Decrement(ref current);
             return RewardResult.Scored(1);
         });
         new RewardPool(reward, degree).Score(Enumerable.Range(0, 30).Select(i => Input("c")).ToArray());
-        Assert.InRange(max, Math.Min(degree, 2), degree);
+        Assert.Equal(degree, max);
     }
 
     [Fact]

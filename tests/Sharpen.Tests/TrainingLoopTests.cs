@@ -69,6 +69,22 @@ public class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void EvalAtStartScoresTheStartingModelAtStepZero()
+    {
+        Torch.Seed(4);
+        using var model = new Linear(4, 1);
+        var w0 = model.Weight.Select(0, 0)[0].ToDouble();
+        var o = Options(3);
+        o.EvalAtStart = true;
+        using var log = new MetricsWriter(dir);
+        var r = new TrainingLoop(o, model, new Regression(model), dir, log).Run();
+        Assert.Equal(w0, r.StartEval["w0"]);
+        Assert.NotEqual(w0, r.LastEval["w0"]);
+        var evals = MetricsReader.Read(Path.Combine(dir, MetricsWriter.FileName)).Where(m => m.Split == "eval").Select(m => m.Step).ToList();
+        Assert.Equal(new long[] { 0, 3 }, evals);
+    }
+
+    [Fact]
     public void ResumeAfterACrashEndsWithTheSameWeightsBitForBit()
     {
         Torch.Seed(2);

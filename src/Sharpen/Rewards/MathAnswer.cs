@@ -292,21 +292,18 @@ public sealed record MathAnswer
             return v;
         }
 
-        Rational Unary() => Peek switch
+        Rational Unary()
         {
-            '-' => -Skip(1, Unary),
-            '+' => Skip(1, Unary),
-            _ => Power(),
-        };
-
-        Rational Skip(int n, Func<Rational> next) { Position += n; return next(); }
+            if (Eat("-")) return -Unary();
+            return Eat("+") ? Unary() : Power();
+        }
 
         Rational Power()
         {
             var b = Atom();
             if (Peek != '^') return b;
             Position++;
-            var e = Peek == '-' ? -Skip(1, Atom) : Atom();
+            var e = Eat("-") ? -Atom() : Atom();
             long bits = (long)Math.Max(b.Numerator.GetBitLength(), b.Denominator.GetBitLength());
             if (!e.IsInteger || BigInteger.Abs(e.Numerator) > MaxPowerBits / Math.Max(1, bits)) throw new FormatException("power too large");
             return b.Pow((int)e.Numerator);

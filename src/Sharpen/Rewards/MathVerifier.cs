@@ -35,7 +35,7 @@ public sealed class MathVerifier(AnswerExtraction? extraction = null, PercentMod
 
         var predicted = MathAnswer.Parse(extraction.Extract(input.Completion), percent, choice);
         bool readable = predicted != null
-            && (gold.Kind is not (MathAnswerKind.Number or MathAnswerKind.Choice) || predicted.Kind == gold.Kind || predicted.Text == gold.Text);
+            && (gold.Kind is not (MathAnswerKind.Number or MathAnswerKind.Choice) || predicted.Kind == gold.Kind);
         if (!readable) return RewardResult.ParseFailure(0, Details(0, 1));
 
         double correct = predicted!.Matches(gold, relativeTolerance) ? 1 : 0;

@@ -16,6 +16,7 @@ public sealed class TrainOptions
     [Option("cosine floor as a fraction of the peak learning rate")] public double MinLrRatio { get; set; } = 0.0;
     [Option("clip the global gradient norm to this value (0: off)")] public double MaxGradNorm { get; set; } = 1.0;
     [Option("evaluate every N steps (0: only at the end)", Unit = "steps")] public long EvalEvery { get; set; } = 0;
+    [Option("also evaluate before the first step (logged at step 0), to compare with the starting model")] public bool EvalAtStart { get; set; } = false;
     [Option("write a checkpoint every N steps (0: only at the end)", Unit = "steps")] public long SaveEvery { get; set; } = 0;
     [Option("checkpoints kept (older ones are deleted)")] public int KeepCheckpoints { get; set; } = 2;
     [Option("log train metrics every N steps", Unit = "steps")] public long LogEvery { get; set; } = 1;

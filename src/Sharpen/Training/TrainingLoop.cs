@@ -33,7 +33,9 @@ public sealed record MicroResult(Tensor Loss, IReadOnlyDictionary<string, double
 /// <param name="ResumedFrom">The step the run resumed from (0 for a fresh run).</param>
 /// <param name="LastTrain">The last logged train metrics.</param>
 /// <param name="LastEval">The last evaluation metrics.</param>
-public sealed record TrainResult(long Steps, long ResumedFrom, IReadOnlyDictionary<string, double> LastTrain, IReadOnlyDictionary<string, double> LastEval);
+/// <param name="StartEval">Metrics of the evaluation before the first step (train.eval_at_start), else empty.</param>
+public sealed record TrainResult(long Steps, long ResumedFrom, IReadOnlyDictionary<string, double> LastTrain, IReadOnlyDictionary<string, double> LastEval,
+                                 IReadOnlyDictionary<string, double> StartEval);
 
 /// <summary>A run stopped because the loss or the gradient stayed non-finite; the message says where its checkpoint is.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
@@ -96,6 +98,8 @@ public sealed class TrainingLoop
         }
         var resumedFrom = step;
         IReadOnlyDictionary<string, double> lastTrain = new Dictionary<string, double>(), lastEval = lastTrain;
+        IReadOnlyDictionary<string, double> startEval = new Dictionary<string, double>();
+        if (o.EvalAtStart && step == 0) startEval = lastEval = Evaluate(0);
         var bar = progressOutput is null ? null : new ProgressBar("train", o.MaxSteps, progressOutput);
         var clip = o.MaxGradNorm > 0 ? o.MaxGradNorm : double.MaxValue;
 
@@ -166,7 +170,7 @@ public sealed class TrainingLoop
         bar?.Finish();
         if (step > resumedFrom || lastEval.Count == 0) lastEval = Evaluate(step);
         Checkpoint.Save(runDir, model, optimizer, Snapshot(), o.KeepCheckpoints);
-        return new TrainResult(step, resumedFrom, lastTrain, lastEval);
+        return new TrainResult(step, resumedFrom, lastTrain, lastEval, startEval);
     }
 
     IReadOnlyDictionary<string, double> Evaluate(long step)

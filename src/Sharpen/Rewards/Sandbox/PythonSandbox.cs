@@ -9,6 +9,8 @@ namespace Sharpen.Rewards.Sandbox;
 /// <item>bubblewrap (as root) gives new pid, network, ipc, uts and mount namespaces: the program sees only /usr (read-only),
 /// its own source (read-only, /sandbox), a fresh /proc and /dev, and a private size-capped tmpfs at /tmp, the only
 /// writable place; the network namespace has only a loopback that is down, so nothing can be reached.</item>
+/// <item>bubblewrap also installs a seccomp filter (<see cref="SeccompFilter"/>): no new namespaces, mounts, ptrace,
+/// keyrings, bpf, perf events, userfaultfd or io_uring.</item>
 /// <item>setpriv drops root for a uid reserved for this run (<see cref="SandboxOptions.UidBase"/>), clears groups and
 /// every capability and sets no_new_privs, so RLIMIT_NPROC applies (root is exempt from it).</item>
 /// <item>prlimit sets CPU time, address space, process count, file size, open files and core size (soft = hard, so the
@@ -27,19 +29,50 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
 
     const int SIGKILL = 9, SIGXCPU = 24;
 
-    // Runs /sandbox/solution.py as __main__. -S leaves out the site module, so exit() and quit() are restored here.
+    // Runs /sandbox/solution.py as __main__; -S leaves out the site module, so exit() and quit() are restored here.
+    // With /sandbox/test.py (an assert test) the first stdin line is a token: the test runs after the program (an
+    // exit(0) in the program does not skip it; a bare expression must not be false), and only then is the token
+    // printed, so a program that ends the process early (os._exit(0)) cannot pass.
     static readonly string Driver = $$"""
-        import builtins, sys
+        import builtins, os, sys
         builtins.exit = builtins.quit = sys.exit
         sys.argv = ['solution.py']
-        with open('/sandbox/solution.py', encoding='utf-8') as f:
-            source = f.read()
-        try:
-            program = compile(source, 'solution.py', 'exec')
-        except (SyntaxError, ValueError) as e:
-            print(f'{type(e).__name__}: {e}', file=sys.stderr)
-            sys.exit({{CompileErrorExitCode}})
-        exec(program, {'__name__': '__main__', '__builtins__': builtins})
+
+        def main():
+            def read(name):
+                with open('/sandbox/' + name, encoding='utf-8') as f:
+                    return f.read()
+            test = read('test.py') if os.path.exists('/sandbox/test.py') else None
+            token = sys.stdin.readline().strip() if test is not None else None
+            try:
+                program = compile(read('solution.py'), 'solution.py', 'exec')
+                if test is not None:
+                    try:
+                        check, expression = compile(test, 'test.py', 'eval'), True
+                    except SyntaxError:
+                        check, expression = compile(test, 'test.py', 'exec'), False
+            except (SyntaxError, ValueError) as e:
+                print(f'{type(e).__name__}: {e}', file=sys.stderr)
+                sys.exit({{CompileErrorExitCode}})
+            scope = {'__name__': '__main__', '__builtins__': builtins}
+            if test is None:
+                exec(program, scope)
+                return
+            try:
+                exec(program, scope)
+            except SystemExit as e:
+                if e.code not in (None, 0):
+                    raise
+            if expression:
+                value = eval(check, scope)
+                if value is not None and not value:
+                    raise AssertionError(test.strip())
+            else:
+                exec(check, scope)
+            sys.stdout.flush()
+            os.write(1, ('\n' + token + '\n').encode())
+
+        main()
         """;
 
     readonly object probeLock = new();
@@ -54,7 +87,7 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
     /// <summary>
     /// Runs <paramref name="code"/> against each of <paramref name="tests"/> in turn, each in a fresh sandbox under
     /// <paramref name="limits"/>. A stdin/stdout test feeds its input and compares stdout (<see cref="TestCase.OutputMatches"/>);
-    /// an assert test appends its statement to the program.
+    /// an assert test runs its statement in the program's namespace after the program, and passes only if it gets to its end.
     /// </summary>
     /// <exception cref="SandboxUnavailableException">The sandbox cannot isolate programs on this machine.</exception>
     /// <exception cref="SandboxBreachException">A process of the sandbox survived (it has been killed).</exception>
@@ -71,9 +104,10 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
         for (int i = 0; i < tests.Count; i++)
         {
             var test = tests[i];
-            var source = test.Assert is { } statement ? code + "\n\n" + statement + "\n" : code;
-            var run = Launch(source, test.Input ?? "", lease.Uid, limits, ct);
-            results.Add(new TestResult(i, Classify(test, run), Head(run.Stdout, limits.ExcerptChars), Tail(run.Stderr, limits.ExcerptChars),
+            var token = Guid.NewGuid().ToString("N");
+            var run = Launch(code, test.Assert, test.Assert != null ? token + "\n" : test.Input!, lease.Uid, limits, ct);
+            var (outcome, stdout) = Classify(test, token, run);
+            results.Add(new TestResult(i, outcome, Head(stdout, limits.ExcerptChars), Tail(run.Stderr, limits.ExcerptChars),
                 run.WallSeconds, run.ExitCode, run.Killed));
         }
         return new SandboxResult(results, new ProcessAccounting(lease.Uid, results.Count,
@@ -89,12 +123,12 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
     public void EnsureAvailable()
     {
         if (!OperatingSystem.IsLinux()) throw new SandboxUnavailableException("the code sandbox needs Linux namespaces; this is not Linux");
-        foreach (var (path, package) in new[] { (Options.BwrapPath, "bubblewrap"), (Options.SetprivPath, "util-linux"),
-                     (Options.PrlimitPath, "util-linux"), (Options.PythonPath, "python3-minimal") })
+        foreach (var (path, package, inside) in new[] { (Options.ShellPath, "dash", false), (Options.BwrapPath, "bubblewrap", false),
+                     (Options.SetprivPath, "util-linux", true), (Options.PrlimitPath, "util-linux", true), (Options.PythonPath, "python3-minimal", true) })
         {
             if (!File.Exists(path))
                 throw new SandboxUnavailableException($"{path} is missing (Debian package {package}); refusing to run untrusted code without its sandbox");
-            if (path != Options.BwrapPath && !path.StartsWith("/usr/"))
+            if (inside && !path.StartsWith("/usr/"))
                 throw new SandboxUnavailableException($"{path} must lie under /usr, the only host folder the sandbox sees");
         }
         if (!Environment.IsPrivilegedProcess)
@@ -103,10 +137,12 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
         {
             if (probed) return;
             using var lease = UidLease.Acquire(Options, CancellationToken.None);
-            const string probe = "import os, socket\nprint(os.getuid(), sum(d.isdigit() for d in os.listdir('/proc')), [n for _, n in socket.if_nameindex()])";
-            string expected = $"{lease.Uid} 2 ['lo']";   // /proc lists only bubblewrap's init and this interpreter
+            const string probe = "import os, socket\nseccomp = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Seccomp:')]\n"
+                                 + "print(os.getuid(), sum(d.isdigit() for d in os.listdir('/proc')), [n for _, n in socket.if_nameindex()], seccomp)";
+            // /proc lists only bubblewrap's init and this interpreter; seccomp mode 2 is a filter.
+            string expected = $"{lease.Uid} 2 ['lo'] ['2']";
             Execution run;
-            try { run = Launch(probe, "", lease.Uid, SandboxLimits.Default, CancellationToken.None); }
+            try { run = Launch(probe, null, "", lease.Uid, SandboxLimits.Default, CancellationToken.None); }
             catch (Exception e) when (e is not SandboxBreachException) { throw new SandboxUnavailableException($"the sandbox could not start: {e.Message}", e); }
             if (run.ExitCode != 0 || run.Stdout.Trim() != expected)
                 throw new SandboxUnavailableException(
@@ -115,30 +151,35 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
         }
     }
 
-    static TestOutcome Classify(TestCase test, Execution run)
+    /// <summary>The test's outcome and the program's stdout (without the assert test's token line).</summary>
+    static (TestOutcome, string) Classify(TestCase test, string token, Execution run)
     {
-        if (run.Killed == KillReason.WallClock) return TestOutcome.Timeout;
-        if (run.Killed == KillReason.OutputLimit) return TestOutcome.OutputLimit;
+        var stdout = run.Stdout;
+        bool tokenSeen = false;
+        if (test.Assert != null && stdout.EndsWith("\n" + token + "\n"))
+            (stdout, tokenSeen) = (stdout[..^(token.Length + 2)], true);
+        if (run.Killed == KillReason.WallClock) return (TestOutcome.Timeout, stdout);
+        if (run.Killed == KillReason.OutputLimit) return (TestOutcome.OutputLimit, stdout);
         // RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one (read as CPU time, not the OOM killer).
-        if (run.ExitCode is 128 + SIGXCPU or 128 + SIGKILL) return TestOutcome.Timeout;
-        if (run.ExitCode == CompileErrorExitCode) return TestOutcome.CompileError;
+        if (run.ExitCode is 128 + SIGXCPU or 128 + SIGKILL) return (TestOutcome.Timeout, stdout);
+        if (run.ExitCode == CompileErrorExitCode) return (TestOutcome.CompileError, stdout);
         if (run.ExitCode == 0)
-            return test.Assert != null || test.OutputMatches(run.Stdout) ? TestOutcome.Passed : TestOutcome.Failed;
+            return (test.Assert != null ? tokenSeen : test.OutputMatches(stdout)) ? (TestOutcome.Passed, stdout) : (TestOutcome.Failed, stdout);
         var lastLine = run.Stderr.TrimEnd().Split('\n')[^1];
-        if (lastLine.StartsWith("MemoryError")) return TestOutcome.MemoryLimit;
-        if (lastLine.StartsWith("AssertionError") && test.Assert != null) return TestOutcome.Failed;
-        return TestOutcome.RuntimeError;
+        if (lastLine.StartsWith("MemoryError")) return (TestOutcome.MemoryLimit, stdout);
+        if (lastLine.StartsWith("AssertionError") && test.Assert != null) return (TestOutcome.Failed, stdout);
+        return (TestOutcome.RuntimeError, stdout);
     }
 
     /// <summary>One sandboxed run of a program: what it printed, how it ended, how long it took.</summary>
     sealed record Execution(string Stdout, string Stderr, int ExitCode, KillReason Killed, double WallSeconds);
 
     /// <summary>
-    /// Writes <paramref name="source"/> to a private folder, runs it in a sandbox as <paramref name="uid"/> with
-    /// <paramref name="stdin"/> as input, kills the sandbox at the wall-clock or output limit, then removes the folder and
-    /// checks that no process of <paramref name="uid"/> is left.
+    /// Writes <paramref name="source"/> (and <paramref name="test"/>, if any) to a private folder, runs it in a sandbox as
+    /// <paramref name="uid"/> with <paramref name="stdin"/> as input, kills the sandbox at the wall-clock or output limit,
+    /// then removes the folder and checks that no process of <paramref name="uid"/> is left.
     /// </summary>
-    Execution Launch(string source, string stdin, int uid, SandboxLimits limits, CancellationToken ct)
+    Execution Launch(string source, string? test, string stdin, int uid, SandboxLimits limits, CancellationToken ct)
     {
         Debug.Assert(OperatingSystem.IsLinux());   // checked by EnsureAvailable
         var dir = Directory.CreateTempSubdirectory("sharpen-sandbox-").FullName;
@@ -148,11 +189,22 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
             File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
             File.WriteAllText(Path.Combine(dir, "solution.py"), source);
             File.SetUnixFileMode(Path.Combine(dir, "solution.py"), (UnixFileMode)0b110_100_100);
+            if (test != null)
+            {
+                File.WriteAllText(Path.Combine(dir, "test.py"), test);
+                File.SetUnixFileMode(Path.Combine(dir, "test.py"), (UnixFileMode)0b110_100_100);
+            }
+            var filter = Path.Combine(dir, "seccomp.bpf");
+            File.WriteAllBytes(filter, SeccompFilter.ForThisMachine());
+            File.SetUnixFileMode(filter, (UnixFileMode)0b110_000_000);
 
-            var start = new ProcessStartInfo(Options.BwrapPath)
+            // The shell opens the filter as fd 3 for bubblewrap's --seccomp 3, then becomes bubblewrap (same pid).
+            var start = new ProcessStartInfo(Options.ShellPath)
             {
                 RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
+            foreach (var a in (string[])["-c", "exec 3<\"$1\" && shift && exec \"$@\"", "sh", filter, Options.BwrapPath, "--seccomp", "3"])
+                start.ArgumentList.Add(a);
             foreach (var a in Arguments(dir, uid, limits)) start.ArgumentList.Add(a);
             start.Environment.Clear();
 

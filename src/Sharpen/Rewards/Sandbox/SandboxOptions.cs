@@ -2,14 +2,17 @@ namespace Sharpen.Rewards.Sandbox;
 
 /// <summary>
 /// Where <see cref="PythonSandbox"/> finds its tools and which user ids it runs programs as. The defaults are Debian's
-/// paths (packages <c>bubblewrap</c>, <c>util-linux</c>, <c>python3-minimal</c>; <c>./sharpen</c> installs them).
+/// paths (packages <c>bubblewrap</c>, <c>util-linux</c>, <c>python3-minimal</c>, <c>dash</c>; <c>./sharpen</c> installs them).
 /// </summary>
 public sealed record SandboxOptions
 {
     /// <summary>The defaults.</summary>
     public static SandboxOptions Default { get; } = new();
 
-    /// <summary>bubblewrap, run as root on the host: namespaces (pid, net, ipc, uts, mount) and the read-only file view.</summary>
+    /// <summary>A POSIX shell on the host, used only to open the seccomp filter as fd 3 and exec bubblewrap (package <c>dash</c>).</summary>
+    public string ShellPath { get; init; } = "/bin/sh";
+
+    /// <summary>bubblewrap, run as root on the host: namespaces (pid, net, ipc, uts, mount), the read-only file view, the seccomp filter.</summary>
     public string BwrapPath { get; init; } = "/usr/bin/bwrap";
 
     /// <summary>setpriv, run inside the sandbox: drops root for the sandbox uid, clears groups and capabilities, sets no_new_privs. Must lie under /usr.</summary>

@@ -6,13 +6,13 @@ public enum TestOutcome
     /// <summary>The expected output was printed, or the assert held, and the program exited with status 0.</summary>
     Passed,
 
-    /// <summary>The program exited with 0 but printed something else, or the appended assert raised AssertionError.</summary>
+    /// <summary>The program exited with 0 but printed something else, or the assert test raised AssertionError or did not run to its end.</summary>
     Failed,
 
     /// <summary>The program exited with another status, raised, or died of a signal that is not a limit.</summary>
     RuntimeError,
 
-    /// <summary>The program (with the assert appended) is not valid Python.</summary>
+    /// <summary>The program (or the assert test's code) is not valid Python.</summary>
     CompileError,
 
     /// <summary>The wall-clock limit (the sandbox was killed) or the CPU-time limit (SIGXCPU/SIGKILL from RLIMIT_CPU) was reached.</summary>

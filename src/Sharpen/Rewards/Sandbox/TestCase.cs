@@ -18,14 +18,18 @@ public sealed record TestCase
     /// <summary>The stdout the program must print (stdin/stdout form), else null.</summary>
     public string? ExpectedOutput { get; }
 
-    /// <summary>A Python statement appended after the program (assert form), e.g. <c>assert add(1, 2) == 3</c>; else null.</summary>
+    /// <summary>
+    /// Python code run in the program's namespace after the program (assert form): statements (<c>assert add(1, 2) == 3</c>)
+    /// or a bare expression (<c>add(1, 2) == 3</c>), which fails when it is false (a None result, e.g. <c>check(add)</c>, passes);
+    /// else null.
+    /// </summary>
     public string? Assert { get; }
 
     /// <summary>A stdin/stdout test: the program reads <paramref name="input"/> and must print <paramref name="expectedOutput"/>.</summary>
     public static TestCase Stdio(string input, string expectedOutput) =>
         new(input ?? throw new ArgumentNullException(nameof(input)), expectedOutput ?? throw new ArgumentNullException(nameof(expectedOutput)), null);
 
-    /// <summary>An assert test: <paramref name="statement"/> runs after the program and must not raise.</summary>
+    /// <summary>An assert test: <paramref name="statement"/> (see <see cref="Assert"/>) runs after the program and must not raise.</summary>
     public static TestCase Assertion(string statement) =>
         new(null, null, statement ?? throw new ArgumentNullException(nameof(statement)));
 
