@@ -64,8 +64,8 @@ public class PreferenceTrainerTests(SftStart sft, ITestOutputHelper output) : IC
         r.Preference.LabelSmoothing = epsilon;
         r.Preference.EvalPrompts = 100;
         r.Train.MicroBatchSize = 32;
-        r.Train.MaxSteps = 150;
-        r.Train.Lr = 1e-3;
+        r.Train.MaxSteps = 300;
+        r.Train.Lr = 5e-4;
         r.Train.WarmupSteps = 10;
         return r;
     }
@@ -118,7 +118,7 @@ public class PreferenceTrainerTests(SftStart sft, ITestOutputHelper output) : IC
     [Fact]
     public void DpoRaisesGreedyAccuracyOverItsSftStart()
     {
-        var o = Train(FromSft("dpo", "sigmoid", beta: 0.1));
+        var o = Train(FromSft("dpo", "sigmoid", beta: 1));
         output.WriteLine($"accuracy {o.Before["accuracy"]} → {o.After.LastEval["accuracy"]}; eval {string.Join(", ", o.After.LastEval.Select(kv => $"{kv.Key} {kv.Value:G4}"))}");
         Assert.InRange(o.Before["accuracy"], 0.2, 0.8);
         Assert.True(o.After.LastEval["accuracy"] > o.Before["accuracy"] + 0.15, $"greedy accuracy {o.Before["accuracy"]} → {o.After.LastEval["accuracy"]}");

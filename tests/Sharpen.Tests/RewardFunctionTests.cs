@@ -180,7 +180,7 @@ public class RewardFunctionTests
     [Fact]
     public void Registry_CreatesEachFunctionByName_AndNamesMissingOptions()
     {
-        Assert.Equal(["exact_match", "length_penalty", "math", "overlong", "regex_format", "reward_model"],
+        Assert.Equal(["code_tests", "exact_match", "length_penalty", "math", "overlong", "regex_format", "reward_model"],
             RewardFunctions.Registry.Names.Order().ToArray());
         Assert.IsType<MathVerifier>(RewardFunctions.Create("math"));
         var overlong = RewardFunctions.Create("overlong", new RewardOptions { MaxLength = 100, CacheLength = 20 });
@@ -190,7 +190,7 @@ public class RewardFunctionTests
         Assert.Contains("pattern", Assert.Throws<ArgumentException>(() => RewardFunctions.Create("regex_format")).Message);
         Assert.Contains("cache_length", Assert.Throws<ArgumentException>(
             () => RewardFunctions.Create("overlong", new RewardOptions { MaxLength = 10 })).Message);
-        Assert.Contains("known: exact_match", Assert.Throws<ArgumentException>(() => RewardFunctions.Create("bogus")).Message);
+        Assert.Contains("known: code_tests, exact_match", Assert.Throws<ArgumentException>(() => RewardFunctions.Create("bogus")).Message);
     }
 
     [Fact]

@@ -49,6 +49,12 @@ public sealed record RewardOptions
 
     /// <summary>reward_model: pairs per scorer call (default 0: the whole batch).</summary>
     public int BatchSize { get; init; }
+
+    /// <summary>code_tests: how per-test results become a reward (all passed, fraction passed, difficulty-weighted, VeRPO).</summary>
+    public Sandbox.CodeTestsMode CodeMode { get; init; } = Sandbox.CodeTestsMode.FractionPassed;
+
+    /// <summary>code_tests: VeRPO's difficulty exponent α.</summary>
+    public double VerpoAlpha { get; init; } = 1;
 }
 
 /// <summary>The reward functions by name (DESIGN §5).</summary>
@@ -64,7 +70,8 @@ public static class RewardFunctions
             .Add("length_penalty", o => new LengthPenalty(Required(o.TargetLength, "length_penalty", "target_length"), o.LengthCoefficient, o.Unit))
             .Add("overlong", o => new OverlongPenalty(Required(o.MaxLength, "overlong", "max_length"),
                 Required(o.CacheLength, "overlong", "cache_length"), o.OverlongFactor, o.Unit))
-            .Add("reward_model", o => new RewardModelScorer(Required(o.Scorer, "reward_model", "scorer"), o.BatchSize));
+            .Add("reward_model", o => new RewardModelScorer(Required(o.Scorer, "reward_model", "scorer"), o.BatchSize))
+            .Add("code_tests", o => new Sandbox.CodeTestsReward(o.CodeMode, o.VerpoAlpha));
 
     /// <summary>Creates the reward function named <paramref name="name"/> from <paramref name="options"/> (defaults when null).</summary>
     public static IRewardFunction Create(string name, RewardOptions? options = null) => Registry.Get(name)(options ?? new RewardOptions());

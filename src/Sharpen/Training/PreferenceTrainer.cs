@@ -241,7 +241,7 @@ public sealed class PreferenceTrainer : ITrainer
     {
         var other = records.FirstOrDefault(x => x is not T);
         if (other is not null)
-            throw new ArgumentException($"preference.loss [{string.Join(", ", r.Preference.Loss)}] reads {what}, but data.train holds {other.GetType().Name} records");
+            throw new ArgumentException($"preference.loss [{string.Join(", ", r.Preference.Loss)}] reads {what}, but the data holds {other.GetType().Name} records");
         return records.Cast<T>().ToList();
     }
 

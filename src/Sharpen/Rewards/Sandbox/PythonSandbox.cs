@@ -118,7 +118,7 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
     /// <summary>
     /// Throws <see cref="SandboxUnavailableException"/>, naming what is missing, unless every tool is present and, once per
     /// instance, a probe program confirms inside the sandbox that it runs as the reserved uid, sees only its own
-    /// processes and has no network interface but a loopback.
+    /// processes, has no network interface but a loopback and is under the seccomp filter.
     /// </summary>
     public void EnsureAvailable()
     {
@@ -208,22 +208,31 @@ public sealed class PythonSandbox(SandboxOptions? options = null)
             foreach (var a in Arguments(dir, uid, limits)) start.ArgumentList.Add(a);
             start.Environment.Clear();
 
-            using var stop = new ManualResetEventSlim();
+            var stop = new ManualResetEventSlim();   // not disposed: the Exited event may still set it after this method returns
             using var process = new Process { StartInfo = start, EnableRaisingEvents = true };
             process.Exited += (_, _) => stop.Set();
             var clock = Stopwatch.StartNew();
             process.Start();
-            using var cancel = ct.Register(stop.Set);
-            var stdout = new Capture(process.StandardOutput.BaseStream, limits.MaxOutputBytes, stop);
-            var stderr = new Capture(process.StandardError.BaseStream, limits.MaxOutputBytes, stop);
-            var feed = Task.Factory.StartNew(() => Feed(process.StandardInput.BaseStream, stdin), TaskCreationOptions.LongRunning);
-
-            stop.Wait(TimeSpan.FromSeconds(limits.WallSeconds));
+            Capture stdout, stderr;
+            Task feed;
             var killed = KillReason.None;
-            if (!process.HasExited)
+            try
             {
-                killed = stdout.Overflow || stderr.Overflow ? KillReason.OutputLimit : KillReason.WallClock;
-                KillSandbox(process);
+                using var cancel = ct.Register(stop.Set);
+                stdout = new Capture(process.StandardOutput.BaseStream, limits.MaxOutputBytes, stop);
+                stderr = new Capture(process.StandardError.BaseStream, limits.MaxOutputBytes, stop);
+                feed = Task.Factory.StartNew(() => Feed(process.StandardInput.BaseStream, stdin), TaskCreationOptions.LongRunning);
+                stop.Wait(TimeSpan.FromSeconds(limits.WallSeconds));
+                if (!process.HasExited)
+                {
+                    killed = stdout.Overflow || stderr.Overflow ? KillReason.OutputLimit : KillReason.WallClock;
+                    KillSandbox(process);
+                }
+            }
+            catch
+            {
+                KillSandbox(process);   // never leave a sandbox running behind an exception
+                throw;
             }
             process.WaitForExit();
             double wall = clock.Elapsed.TotalSeconds;

@@ -36,10 +36,6 @@ public sealed record SandboxLimits
     /// <summary>Characters of stdout (its start) and stderr (its end) kept in each <see cref="TestResult"/> (default 1000).</summary>
     public int ExcerptChars { get; init; } = 1000;
 
-    /// <summary>The limits for a data set's <c>timeout_s</c> and <c>memory_mb</c>, other fields at their defaults.</summary>
-    public static SandboxLimits ForRecord(double timeoutS, int memoryMb) =>
-        new() { WallSeconds = timeoutS, MemoryBytes = (long)memoryMb << 20 };
-
     internal int EffectiveCpuSeconds => CpuSeconds ?? (int)Math.Ceiling(WallSeconds);
 
     internal void Validate()
