@@ -133,7 +133,7 @@ public class SandboxTests
 
         var test = Assert.Single(result.Tests);
         Assert.Equal((TestOutcome.Timeout, KillReason.WallClock), (test.Outcome, test.Killed));
-        Assert.InRange(test.WallSeconds, 1.0, 1.0 + 1.0);
+        Assert.InRange(test.WallSeconds, 1.0, 1.0 + 4.0);                            // far below the 30 s CPU limit, with slack for a loaded machine
         Assert.Equal(1, result.Accounting.KilledByWallClock);
         Assert.Equal(0, ProcessCount(result.Accounting.Uid));
     }

@@ -80,11 +80,23 @@ public static class ModelSetup
             "builtin:arithmetic" => task.Sft(r.Data.BuiltinSize, seed).Cast<DataRecord>().ToList(),
             "builtin:arithmetic-pairs" => task.PreferencePairs(r.Data.BuiltinSize, seed, r.Data.FlipRate).Cast<DataRecord>().ToList(),
             "builtin:arithmetic-unpaired" => task.PreferencePairs(r.Data.BuiltinSize, seed, r.Data.FlipRate).SelectMany(Unpair).Cast<DataRecord>().ToList(),
-            _ when VerifiableTasks.IsTask(source) => VerifiableTasks.Sft(VerifiableTasks.Get(source, r.Data.Digits), r.Data.BuiltinSize, seed).Cast<DataRecord>().ToList(),
+            _ when VerifiableTasks.IsTask(source) => Sloppy(VerifiableTasks.Sft(VerifiableTasks.Get(source, r.Data.Digits), r.Data.BuiltinSize, seed), r.Data.SloppyRate, seed).Cast<DataRecord>().ToList(),
             _ when IsBuiltin(source) => throw new ArgumentException($"unknown built-in data '{source}' (builtin:arithmetic, builtin:arithmetic-pairs, builtin:arithmetic-unpaired, " +
                                                                    $"or SFT warm-up data of a verifiable task: {string.Join(", ", VerifiableTasks.Names.Select(n => VerifiableTasks.Prefix + n))})"),
             _ => JsonlReader.ReadAny(source, BadRecords(r), out skipped, out _),
         };
+    }
+
+    /// <summary>
+    /// Demonstrations of a sloppy demonstrator: with probability <paramref name="rate"/> a completion is written with a
+    /// leading zero ("07" for 7) — readable to a person, rejected by the exact verifier. RL with the verifier can unlearn it.
+    /// </summary>
+    static List<PromptCompletionRecord> Sloppy(List<PromptCompletionRecord> records, double rate, ulong seed)
+    {
+        if (rate is < 0 or > 1) throw new ArgumentException($"data.sloppy_rate must lie in [0, 1], got {rate}");
+        if (rate == 0) return records;
+        var rng = new SplitMix64(seed ^ 0x5107_7e57UL);
+        return records.Select(p => rng.NextDouble() < rate ? p with { Completion = "0" + p.Completion.Text } : p).ToList();
     }
 
     /// <summary>A preference pair as two unpaired records: chosen desirable, rejected undesirable (KTO's data from pairs).</summary>

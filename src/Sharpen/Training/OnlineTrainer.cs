@@ -1,6 +1,8 @@
 namespace Sharpen.Training;
 
 using System.Diagnostics;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sharpen.Algorithms;
 using Sharpen.Data;
@@ -465,6 +467,8 @@ public sealed class OnlineTrainer : ITrainer
         return Math.Sqrt(x.Sum(v => (v - mean) * (v - mean)) / (x.Length - 1));
     }
 
+    static readonly JsonSerializerOptions SampleJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     void LogSamples(long step, List<ScoredRow> rows)
     {
         if (o.LogSamples == 0) return;
@@ -475,7 +479,7 @@ public sealed class OnlineTrainer : ITrainer
             {
                 ["step"] = step + 1, ["prompt"] = train[x.Row.Problem].Prompt.Text, ["completion"] = tok.Decode(x.Row.Completion.Tokens, skipSpecialTokens: true),
                 ["reward"] = x.Reward, ["correct"] = x.Verdict.Reward == 1, ["finish"] = x.Row.Completion.Finish.ToString().ToLowerInvariant(),
-            }.ToJsonString());
+            }.ToJsonString(SampleJson));
     }
 
     /// <inheritdoc/>

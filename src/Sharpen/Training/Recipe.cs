@@ -48,6 +48,7 @@ public sealed class DataSection
     [Option("built-in data: number of examples", Unit = "examples")] public int BuiltinSize { get; set; } = 4000;
     [Option("built-in arithmetic: most digits per operand", Unit = "digits")] public int Digits { get; set; } = 2;
     [Option("built-in preference pairs: probability that chosen and rejected are swapped (label noise)")] public double FlipRate { get; set; } = 0.0;
+    [Option("built-in task warm-up data: fraction of demonstrations written sloppily, with a leading zero (\"07\"), which the exact verifier rejects; RL can unlearn it (used by the quickstart)")] public double SloppyRate { get; set; } = 0.0;
     [Option("a malformed JSONL record: error (stop, naming file/line/field) or skip (count it)")] public string OnBadRecord { get; set; } = "error";
     [Option("SFT: loss on completion (or assistant) tokens only; false trains on every token")] public bool CompletionOnly { get; set; } = true;
 }
