@@ -119,6 +119,26 @@ sealed class Comparison
     }
 
     /// <summary>
+    /// The GRPO-step benchmark (issue "Online RL"): one step of the quickstart model, 16 prompts × 8 samples, up to
+    /// 6 new tokens; ms per step and its split into generation, rewards and update.
+    /// </summary>
+    public void Grpo()
+    {
+        Console.WriteLine($"\n## grpo: one GRPO step, quickstart Llama (2 × 128), 16 prompts × 8 samples, ≤ 6 new tokens, {threads} threads (ms, median of {reps})");
+        var task = Path.Combine(Path.GetTempPath(), "sharpen-bench-grpo-task.json");
+        GrpoStep.WriteTask(task);
+        var r = Alternate(Sharpen("grpo"), Python("grpo_step.py", new() { ["SHARPEN_BENCH_TASK"] = task }));
+        Table("ms",
+            ("step (generation + rewards + update)", r["sharpen.step"], r["python.step"]),
+            ("generation (KV cache, temperature 1)", r["sharpen.generate"], r["python.generate"]),
+            ("rewards (decode + exact-sum verifier)", r["sharpen.reward"], r["python.reward"]),
+            ("update (ℓ^old, advantages, PPO-clip, backward, clip, AdamW)", r["sharpen.update"], r["python.update"]));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"mean completion length (tokens): Sharpen {r["sharpen.response_length"]:F2}, PyTorch {r["python.response_length"]:F2}"));
+        Console.WriteLine("target: ratio ≤ 0.7 (step)");
+    }
+
+    /// <summary>
     /// The decode benchmark (issue "Models"): a random 4-layer, 256-wide Llama (GQA 4/2 heads, vocab 512) saved as
     /// a checkpoint, KV-cached greedy decoding of 16 prompts × 128 new tokens on each side; tokens/s, and whether
     /// both sides produced the same greedy tokens.

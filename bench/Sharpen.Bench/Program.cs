@@ -12,6 +12,7 @@ if (args.Length >= 2 && args[0] == "--worker")
         "breakdown" => OverheadBreakdown.Run(threads),
         "decode" => Decode.Run(threads),
         "sft" => SftStep.Run(threads),
+        "grpo" => GrpoStep.Run(threads),
         _ => Usage($"unknown worker '{args[1]}'"),
     };
 }
@@ -34,6 +35,7 @@ switch (args[0])
     case "breakdown": runner.Breakdown(); break;
     case "decode": runner.Decode(); break;
     case "sft": runner.Sft(); break;
+    case "grpo": runner.Grpo(); break;
     default: return Usage($"unknown benchmark '{args[0]}'");
 }
 return 0;
@@ -50,6 +52,7 @@ static int Usage(string? error)
           mlp-env       the mlp benchmark with OMP_WAIT_POLICY=passive and larger malloc thresholds
           breakdown     where the per-op time goes: Sharpen layer by layer, libtorch from C++, Python
           sft           one SFT step of the quickstart-size model (forward, backward, clip, AdamW): ms/step
+          grpo          one GRPO step of the quickstart model (generation, rewards, update): ms/step and the split
           decode        KV-cached greedy decoding, 4 layers × 256 wide, batch 16, 128 new tokens: tokens/s
         Each side runs in its own process, alternating, --reps times (default 3); figures are medians.
         Environment: SHARPEN_BENCH_PYTHON (default /usr/bin/python3).
