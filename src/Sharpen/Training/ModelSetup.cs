@@ -53,6 +53,24 @@ public static class ModelSetup
         return (TokenizerLoader.Load(r.Model.Init), HfCheckpoint.LoadCausalLM(r.Model.Init));
     }
 
+    /// <summary>
+    /// A frozen copy of the starting policy (the reference of KL terms and preference losses): model.init loaded
+    /// again, or, for a fresh model, <paramref name="policy"/>'s current weights. No parameter requires grad.
+    /// </summary>
+    public static CausalLM FrozenCopy(Recipe r, CausalLM policy)
+    {
+        CausalLM m;
+        if (r.Model.Init == "new")
+        {
+            m = new CausalLM(policy.Config);
+            using (new Sharpen.Torch.TensorScope()) m.LoadStateDict(policy.StateDict());
+        }
+        else m = HfCheckpoint.LoadCausalLM(r.Model.Init);
+        foreach (var p in m.Parameters()) p.RequiresGrad = false;
+        m.Eval();
+        return m;
+    }
+
     /// <summary>How records become tokens under this recipe.</summary>
     public static TokenizeOptions TokenizeOptions(Recipe r) => new()
     {

@@ -105,7 +105,7 @@ public sealed class OnlineTrainer : ITrainer
         else (tok, model) = ModelSetup.Policy(r);
         eosId = tok.EosId ?? throw new ArgumentException("online RL needs a tokenizer with an end-of-sequence token to stop generation");
         padId = tok.PadId ?? 0;
-        if (o.KlCoef > 0) reference = FrozenCopy();
+        if (o.KlCoef > 0) reference = ModelSetup.FrozenCopy(r, model);
         if (critic) model.AddValueHead();
         engine = new GenerationEngine(model, tok);
 
@@ -191,20 +191,6 @@ public sealed class OnlineTrainer : ITrainer
         _ => throw new ArgumentException($"online.grpo_scale must be group, none or batch, got '{name}'"),
     };
 
-    // A frozen copy of the starting policy: model.init loaded again, or the fresh policy's weights.
-    CausalLM FrozenCopy()
-    {
-        CausalLM m;
-        if (r.Model.Init == "new")
-        {
-            m = new CausalLM(model.Config);
-            using (new TensorScope()) m.LoadStateDict(model.StateDict());
-        }
-        else m = HfCheckpoint.LoadCausalLM(r.Model.Init);
-        foreach (var p in m.Parameters()) p.RequiresGrad = false;
-        m.Eval();
-        return m;
-    }
 
     /// <inheritdoc/>
     public MicroResult Micro(long step, int micro)

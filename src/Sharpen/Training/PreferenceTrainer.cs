@@ -374,7 +374,7 @@ public sealed class PreferenceTrainer : ITrainer
 
     void SetUpReference(string runDir, TextWriter log)
     {
-        var frozen = LoadReference();
+        var frozen = ModelSetup.FrozenCopy(r, model);
         if (!r.Preference.CacheReference)
         {
             reference = frozen;
@@ -399,20 +399,6 @@ public sealed class PreferenceTrainer : ITrainer
         }
     }
 
-    /// <summary>A frozen copy of the starting policy: model.init loaded again, or the fresh policy's weights.</summary>
-    CausalLM LoadReference()
-    {
-        CausalLM m;
-        if (r.Model.Init == "new")
-        {
-            m = new CausalLM(model.Config);
-            using (new TensorScope()) m.LoadStateDict(model.StateDict());
-        }
-        else m = HfCheckpoint.LoadCausalLM(r.Model.Init);
-        foreach (var p in m.Parameters()) p.RequiresGrad = false;
-        m.Eval();
-        return m;
-    }
 
     /// <summary>log π_ref of every example of <paramref name="s"/>, [N, R], untracked by any scope.</summary>
     Tensor ComputeReference(CausalLM m, Split s)
