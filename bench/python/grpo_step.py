@@ -15,17 +15,12 @@ import json, math, os, statistics, sys, time
 import torch
 import torch.nn.functional as F
 
+from sft_step import rms, rotate  # the same RMSNorm and rotate-half RoPE as the SFT-step reference
+
 D, L, H, KVH, I, G, NEW, EPS_CLIP, DUAL_CLIP = 128, 2, 4, 2, 352, 8, 6, 0.2, 3.0
 DH = D // H
 
 
-def rms(x, w, eps=1e-6):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
-
-
-def rotate(x, cos, sin):
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
 
 
 class Llama(torch.nn.Module):
