@@ -74,12 +74,21 @@ public sealed class SftTrainer : ITrainer
             tokens += count.Sum().ToDouble();
         }
         m["loss"] = nll / Math.Max(1, tokens);
-        if (r.Data.Train == "builtin:arithmetic")
+        if (Gold() is var (gold, maxNewTokens))
         {
             var prompts = evalRecords.OfType<PromptCompletionRecord>().Take(200).Select(p => p.Prompt.Text!).ToList();
-            m["accuracy"] = Evaluation.GreedyAccuracy(model, tok, prompts, Arithmetic.Gold, r.Data.Digits + 3);
+            m["accuracy"] = Evaluation.GreedyAccuracy(model, tok, prompts, gold, maxNewTokens);
         }
         return m;
+    }
+
+    // The exact-answer check of built-in data, for greedy accuracy (strict: a sloppy "046" is wrong), or null.
+    (Func<string, string, double> Gold, int MaxNewTokens)? Gold()
+    {
+        if (r.Data.Train == "builtin:arithmetic") return (Arithmetic.Gold, r.Data.Digits + 3);
+        if (!VerifiableTasks.IsTask(r.Data.Train)) return null;
+        var task = VerifiableTasks.Get(r.Data.Train, r.Data.Digits);
+        return ((p, c) => task.Verify(p, c).Reward, task.MaxAnswerLength + 2);
     }
 
     /// <inheritdoc/>
