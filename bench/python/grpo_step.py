@@ -15,27 +15,18 @@ import json, math, os, statistics, sys, time
 import torch
 import torch.nn.functional as F
 
+import sft_step
 from sft_step import rms, rotate  # the same RMSNorm and rotate-half RoPE as the SFT-step reference
 
 D, L, H, KVH, I, G, NEW, EPS_CLIP, DUAL_CLIP = 128, 2, 4, 2, 352, 8, 6, 0.2, 3.0
 DH = D // H
 
 
+class Llama(sft_step.Llama):
+    """The SFT-step reference's parameters (same shapes and initialisation order) with a KV-cached, padding-aware forward."""
 
-
-class Llama(torch.nn.Module):
     def __init__(self, vocab):
-        super().__init__()
-        p = lambda *s: torch.nn.Parameter(torch.randn(*s) * 0.02)
-        self.embed = p(vocab, D)
-        self.layers = torch.nn.ModuleList()
-        for _ in range(L):
-            m = torch.nn.Module()
-            m.q, m.k, m.v, m.o = p(H * DH, D), p(KVH * DH, D), p(KVH * DH, D), p(D, H * DH)
-            m.gate, m.up, m.down = p(I, D), p(I, D), p(D, I)
-            m.n1, m.n2 = torch.nn.Parameter(torch.ones(D)), torch.nn.Parameter(torch.ones(D))
-            self.layers.append(m)
-        self.norm = torch.nn.Parameter(torch.ones(D))
+        super().__init__(vocab)
         self.inv_freq = 1.0 / (10000 ** (torch.arange(0, DH, 2, dtype=torch.int64).float() / DH))
 
     def forward(self, ids, pos, valid, cache=None, past=0):

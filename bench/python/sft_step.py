@@ -25,10 +25,10 @@ def rotate(x, cos, sin):
 
 
 class Llama(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, vocab=V):
         super().__init__()
         p = lambda *s: torch.nn.Parameter(torch.randn(*s) * 0.02)
-        self.embed = p(V, D)
+        self.embed = p(vocab, D)
         self.layers = torch.nn.ModuleList()
         for _ in range(L):
             m = torch.nn.Module()

@@ -30,53 +30,38 @@ public interface IListwisePreferenceLoss
     ListwiseLossResult Compute(ListwiseBatch batch, PreferenceLossOptions options);
 }
 
-/// <summary>A registered pairwise loss: a formula under a name, checking that reference log-probs are present when needed.</summary>
+/// <summary>A batch that may carry reference log-probs; <see cref="RequireReference"/> throws, naming the loss, when it does not.</summary>
+public interface IReferenceBatch
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="loss"/> when the reference log-probs are missing.</summary>
+    void RequireReference(string? loss = null);
+}
+
+/// <summary>A registered loss: a formula under a name, checking that reference log-probs are present when needed.</summary>
 /// <param name="Name">Registry name, used in error messages.</param>
 /// <param name="NeedsReference">Whether <paramref name="Formula"/> reads reference log-probs.</param>
 /// <param name="Formula">The loss itself (one of the static functions in this folder).</param>
-public sealed record PreferenceLoss(
+public abstract record RegisteredLoss<TBatch, TResult>(
     string Name,
     bool NeedsReference,
-    Func<PreferenceBatch, PreferenceLossOptions, PreferenceLossResult> Formula) : IPreferenceLoss
+    Func<TBatch, PreferenceLossOptions, TResult> Formula) where TBatch : IReferenceBatch
 {
-    /// <inheritdoc/>
-    public PreferenceLossResult Compute(PreferenceBatch batch, PreferenceLossOptions options)
+    /// <summary>Checks the reference when needed, then applies <see cref="Formula"/>.</summary>
+    public TResult Compute(TBatch batch, PreferenceLossOptions options)
     {
         if (NeedsReference) batch.RequireReference(Name);
         return Formula(batch, options);
     }
 }
 
-/// <summary>A registered unpaired loss: a formula under a name, checking that reference log-probs are present when needed.</summary>
-/// <param name="Name">Registry name, used in error messages.</param>
-/// <param name="NeedsReference">Whether <paramref name="Formula"/> reads reference log-probs.</param>
-/// <param name="Formula">The loss itself.</param>
-public sealed record UnpairedPreferenceLoss(
-    string Name,
-    bool NeedsReference,
-    Func<UnpairedBatch, PreferenceLossOptions, UnpairedLossResult> Formula) : IUnpairedPreferenceLoss
-{
-    /// <inheritdoc/>
-    public UnpairedLossResult Compute(UnpairedBatch batch, PreferenceLossOptions options)
-    {
-        if (NeedsReference) batch.RequireReference(Name);
-        return Formula(batch, options);
-    }
-}
+/// <summary>A registered pairwise loss.</summary>
+public sealed record PreferenceLoss(string Name, bool NeedsReference, Func<PreferenceBatch, PreferenceLossOptions, PreferenceLossResult> Formula)
+    : RegisteredLoss<PreferenceBatch, PreferenceLossResult>(Name, NeedsReference, Formula), IPreferenceLoss;
 
-/// <summary>A registered listwise loss: a formula under a name, checking that reference log-probs are present when needed.</summary>
-/// <param name="Name">Registry name, used in error messages.</param>
-/// <param name="NeedsReference">Whether <paramref name="Formula"/> reads reference log-probs.</param>
-/// <param name="Formula">The loss itself.</param>
-public sealed record ListwisePreferenceLoss(
-    string Name,
-    bool NeedsReference,
-    Func<ListwiseBatch, PreferenceLossOptions, ListwiseLossResult> Formula) : IListwisePreferenceLoss
-{
-    /// <inheritdoc/>
-    public ListwiseLossResult Compute(ListwiseBatch batch, PreferenceLossOptions options)
-    {
-        if (NeedsReference) batch.RequireReference(Name);
-        return Formula(batch, options);
-    }
-}
+/// <summary>A registered unpaired loss.</summary>
+public sealed record UnpairedPreferenceLoss(string Name, bool NeedsReference, Func<UnpairedBatch, PreferenceLossOptions, UnpairedLossResult> Formula)
+    : RegisteredLoss<UnpairedBatch, UnpairedLossResult>(Name, NeedsReference, Formula), IUnpairedPreferenceLoss;
+
+/// <summary>A registered listwise loss.</summary>
+public sealed record ListwisePreferenceLoss(string Name, bool NeedsReference, Func<ListwiseBatch, PreferenceLossOptions, ListwiseLossResult> Formula)
+    : RegisteredLoss<ListwiseBatch, ListwiseLossResult>(Name, NeedsReference, Formula), IListwisePreferenceLoss;

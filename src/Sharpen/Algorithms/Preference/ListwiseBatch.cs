@@ -22,7 +22,7 @@ public sealed record ListwiseBatch(
     Tensor? Reference,
     Tensor Scores,
     Tensor? Lengths = null,
-    Tensor? BestNll = null)
+    Tensor? BestNll = null) : IReferenceBatch
 {
     /// <summary>Throws a clear <see cref="ArgumentException"/> naming <paramref name="loss"/> if <see cref="Reference"/> is null.</summary>
     public void RequireReference(string? loss = null)

@@ -32,7 +32,7 @@ public sealed record PreferenceBatch(
     Tensor? RejectedLengths = null,
     Tensor? ChosenNll = null,
     Tensor? Margin = null,
-    double Delta = 0)
+    double Delta = 0) : IReferenceBatch
 {
     /// <summary>Throws a clear <see cref="ArgumentException"/> naming <paramref name="loss"/> if the reference log-probs are missing.</summary>
     public void RequireReference(string? loss = null)

@@ -19,7 +19,7 @@ public sealed record UnpairedBatch(
     Tensor? Reference,
     Tensor Desirable,
     Tensor? KlEstimates = null,
-    double Delta = 0)
+    double Delta = 0) : IReferenceBatch
 {
     /// <summary>Throws a clear <see cref="ArgumentException"/> naming <paramref name="loss"/> if <see cref="Reference"/> is null.</summary>
     public void RequireReference(string? loss = null)
