@@ -47,8 +47,14 @@ public sealed class Rope
     /// <summary>cos and sin tables for integer positions [B, T] → each [B, 1, T, Dh] (ready to broadcast over heads).</summary>
     public (Tensor Cos, Tensor Sin) Tables(Tensor positions, DType dtype)
     {
-        var inv = Tensor.From(invFreq).To(positions.Device);               // [Dh/2]
-        var freqs = positions.To(DType.Float32).Unsqueeze(-1) * inv;        // [B, T, Dh/2]
+        using var inv = Tensor.From(invFreq).To(positions.Device);         // [Dh/2]
+        return Tables(inv, positions, dtype);
+    }
+
+    /// <summary>The tables from inverse frequencies <paramref name="inv"/> [Dh/2] (float32, on the positions' device).</summary>
+    public static (Tensor Cos, Tensor Sin) Tables(Tensor inv, Tensor positions, DType dtype)
+    {
+        var freqs = positions.To(DType.Float32).Unsqueeze(-1) * inv.To(DType.Float32);   // [B, T, Dh/2]
         var emb = Tensor.Cat([freqs, freqs], -1).Unsqueeze(1);             // [B, 1, T, Dh]
         return (emb.Cos().To(dtype), emb.Sin().To(dtype));
     }

@@ -116,7 +116,7 @@ public sealed class Transformer : Module
 
     readonly ModuleList layers;
     readonly RMSNorm norm;
-    readonly Rope rope;
+    readonly Tensor invFreq;   // [Dh/2], a non-persistent buffer: follows the model's device, not saved
 
     public Transformer(ModelConfig config)
     {
@@ -126,7 +126,7 @@ public sealed class Transformer : Module
         layers = RegisterModule("layers", new ModuleList());
         for (var i = 0; i < config.NumHiddenLayers; i++) layers.Add(new DecoderLayer(config));
         norm = RegisterModule("norm", new RMSNorm(config.HiddenSize, config.RmsNormEps));
-        rope = new Rope(config);
+        invFreq = RegisterBuffer("rotary_inv_freq", Tensor.From(new Rope(config).InverseFrequencies.ToArray()), persistent: false);
         InitWeights(this, config.InitializerRange);
     }
 
@@ -162,7 +162,7 @@ public sealed class Transformer : Module
         positionIds ??= PositionIds(keyValid).Narrow(1, past, t);                                   // [B, T]
         var mask = AttentionMask(keyValid, past, t);                                               // [B, 1, T, Tk]
         var x = EmbedTokens.Forward(ids);                                                           // [B, T, D]
-        var (cos, sin) = rope.Tables(positionIds, x.DType);                                        // [B, 1, T, Dh]
+        var (cos, sin) = Rope.Tables(invFreq, positionIds, x.DType);                                        // [B, 1, T, Dh]
         for (var i = 0; i < layers.Count; i++)
             x = ((DecoderLayer)layers[i]).Forward(x, cos, sin, mask, cache, i);
         cache?.Advance(t);
