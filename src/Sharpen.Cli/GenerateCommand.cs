@@ -20,11 +20,13 @@ static class GenerateCommand
           --seed S             seed for repeatable sampling
           --device D           cpu, cuda or cuda:N (cpu)
           --chat TEMPLATE      wrap each prompt as a user turn with a chat template (chatml, llama3, plain)
+          --bos                put the tokenizer's beginning-of-sequence token before a plain prompt; off by
+                               default, as the trainers encode plain-text prompts without it
         """;
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, "greedy", "help");
+        var a = new Args(argv, "greedy", "bos", "help");
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
         var dir = a.Required("model");
         var prompts = a.All("prompt");
@@ -32,6 +34,7 @@ static class GenerateCommand
         var device = Device.Parse(a.Get("device") ?? "cpu");
         var chat = a.Get("chat");
         var seed = a.Get("seed");
+        var bos = a.Flag("bos");
         var options = new SamplingOptions
         {
             MaxNewTokens = a.Int("max-new-tokens", 64),
@@ -53,7 +56,7 @@ static class GenerateCommand
         options = options with { StopTokenIds = eos };
         var template = chat is null ? null : ChatTemplates.Get(chat);
         var ids = prompts.Select(p => template is null
-            ? tokenizer.Encode(p, addSpecialTokens: true)
+            ? tokenizer.Encode(p, addSpecialTokens: bos)
             : template.Encode(tokenizer, [new ChatMessage("user", p)], addGenerationPrompt: true).Ids).ToList();
 
         var sw = System.Diagnostics.Stopwatch.StartNew();

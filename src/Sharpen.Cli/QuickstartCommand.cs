@@ -12,9 +12,10 @@ using Sharpen.Training;
 static class QuickstartCommand
 {
     public const string Usage = """
-        usage: sharpen quickstart [--set key=value ...]
+        usage: sharpen quickstart [--seed N] [--set key=value ...]
           Runs recipes/quickstart.yaml (GRPO), training its SFT start (recipes/quickstart_sft.yaml) first.
-          Always starts fresh; --set overrides keys of the GRPO recipe.
+          Always starts fresh; --set overrides keys of the GRPO recipe; --seed N sets train.seed of both
+          stages (data, initialisation, sampling) and names the runs quickstart-sft-sN and quickstart-sN.
         """;
 
     public static int Run(string[] argv)
@@ -22,11 +23,18 @@ static class QuickstartCommand
         var a = new Args(argv, "help");
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
         var sets = a.All("set");
+        int? seed = a.Get("seed") is null ? null : a.Int("seed", 0);
         a.EnsureAllUsed();
         var recipes = RecipesDir();
         var sw = Stopwatch.StartNew();
-        var sft = ConfigBinder.Load<Recipe>(Path.Combine(recipes, "quickstart_sft.yaml"), []);
-        var grpo = ConfigBinder.Load<Recipe>(Path.Combine(recipes, "quickstart.yaml"), sets);
+        string[] seeded = seed is null ? [] : [$"train.seed={seed}"];
+        var sft = ConfigBinder.Load<Recipe>(Path.Combine(recipes, "quickstart_sft.yaml"), seeded);
+        var grpo = ConfigBinder.Load<Recipe>(Path.Combine(recipes, "quickstart.yaml"), [.. seeded, .. sets]);
+        if (seed is not null)
+        {
+            sft.Name += $"-s{seed}";
+            grpo.Name += $"-s{seed}";
+        }
         grpo.Model.InitRecipe = "";                         // trained here explicitly, fresh
         grpo.Model.Init = Path.Combine(Runner.RunDir(sft), "final");
         grpo.Train.EvalAtStart = true;
