@@ -11,8 +11,12 @@ namespace Sharpen.Tests;
 /// processes, memory, file size, tmpfs size, output, network, writes outside), no process left behind, and refusal
 /// to run without its isolation tool. Needs root and bubblewrap (./sharpen installs it).
 /// </summary>
+[Collection(Collection)]
 public class SandboxTests
 {
+    /// <summary>The sandbox test classes run one after another: their timings and their checks of leftover folders assume no other sandbox runs.</summary>
+    public const string Collection = "sandbox";
+
     const string Adder = """
         import sys
 
@@ -57,10 +61,15 @@ public class SandboxTests
 
         Assert.Equal([TestOutcome.Passed, TestOutcome.Passed, TestOutcome.Passed], result.Tests.Select(t => t.Outcome));
         Assert.Equal(TestOutcome.Passed, result.Status);
-        Assert.Equal(("5\n", ""), (result.Tests[0].Stdout, result.Tests[2].Stdout));   // the assert test's token line is not shown
-        Assert.Equal(3, result.Accounting.Sandboxes);
+        Assert.Equal(("5\n", ""), (result.Tests[0].Stdout, result.Tests[2].Stdout));   // an assert test's program prints to stderr
+        Assert.Equal(4, result.Accounting.Sandboxes);                                    // an assert test takes two: program and checker
         Assert.InRange(result.Accounting.Uid, Sandbox.Options.UidBase, Sandbox.Options.UidBase + Sandbox.Options.UidSlots - 1);
-        Assert.Equal(0, ProcessCount(result.Accounting.Uid));
+        Assert.Equal(result.Accounting.Uid + Sandbox.Options.UidSlots, result.Accounting.CheckerUid);
+        Assert.Equal((0, 0), (ProcessCount(result.Accounting.Uid), ProcessCount(result.Accounting.CheckerUid)));
+
+        // Program and checker each count their own processes (two uids): one process allowed is enough for an assert test.
+        var alone = Run(Adder, Quick with { MaxProcesses = 1 }, TestCase.Assertion("assert add(2, 3) == 5"));
+        Assert.Equal(TestOutcome.Passed, alone.Status);
         Assert.Subset(before, Directory.GetDirectories(Path.GetTempPath(), "sharpen-sandbox-*").ToHashSet());   // private folders removed
     }
 
@@ -94,7 +103,8 @@ public class SandboxTests
         var exitsFirst = Run("import sys\ndef add(a, b):\n    return a * b\nsys.exit(0)", null, TestCase.Assertion("assert add(1, 5) == 6"));
         Assert.Equal(TestOutcome.Failed, exitsFirst.Status);        // the test still ran after exit(0)
         var killsItself = Run("import os\nprint('bye', flush=True)\nos._exit(0)", null, TestCase.Assertion("assert False"));
-        Assert.Equal((TestOutcome.Failed, 0, "bye\n"), (killsItself.Status, killsItself.Tests[0].ExitCode, killsItself.Tests[0].Stdout));
+        Assert.Equal((TestOutcome.Failed, 0, ""), (killsItself.Status, killsItself.Tests[0].ExitCode, killsItself.Tests[0].Stdout));
+        Assert.Equal("bye\nchecker: the solution ended\n", killsItself.Tests[0].Stderr);   // its print, then the checker's report
     }
 
     [Fact]
@@ -136,6 +146,41 @@ public class SandboxTests
         Assert.InRange(test.WallSeconds, 1.0, 1.0 + 4.0);                            // far below the 30 s CPU limit, with slack for a loaded machine
         Assert.Equal(1, result.Accounting.KilledByWallClock);
         Assert.Equal(0, ProcessCount(result.Accounting.Uid));
+    }
+
+    [Fact]
+    public void InfiniteLoop_CostsOneWallLimit_NotOnePerTest_ByDefault()
+    {
+        // Six tests of each form, 1 s each: run to the end they would cost ≥ 6 s; the first timeout skips the rest.
+        var limits = Quick with { WallSeconds = 1, CpuSeconds = 30 };
+        var stdio = Run("while True:\n    pass", limits, Enumerable.Range(0, 6).Select(i => TestCase.Stdio($"{i}", $"{i}")).ToArray());
+        var asserts = Run("def add(a, b):\n    while True:\n        pass", limits,
+            Enumerable.Range(0, 6).Select(i => TestCase.Assertion($"assert add({i}, 1) == {i + 1}")).ToArray());
+
+        foreach (var result in new[] { stdio, asserts })
+        {
+            Assert.Equal([TestOutcome.Timeout, .. Enumerable.Repeat(TestOutcome.Skipped, 5)], result.Tests.Select(t => t.Outcome));
+            Assert.Equal(TestOutcome.Timeout, result.Status);
+            Assert.Equal((1, 1), (result.Accounting.KilledByWallClock, result.Tests.Count(t => t.WallSeconds > 0)));
+            Assert.InRange(result.Accounting.WallSeconds, 1.0, 1.0 + 3.0);   // one wall limit plus start-up (slack for a busy machine), below 6 × 1 s
+        }
+        Assert.Equal((1, 2), (stdio.Accounting.Sandboxes, asserts.Accounting.Sandboxes));
+    }
+
+    [Fact]
+    public void EarlyStop_NeverRunsEveryTest_AndFirstFailureStopsAtAWrongAnswer()
+    {
+        var loops = Run("while True:\n    pass", Quick with { WallSeconds = 1, CpuSeconds = 30, EarlyStop = EarlyStop.Never },
+            TestCase.Stdio("", ""), TestCase.Stdio("", ""));
+        Assert.Equal([TestOutcome.Timeout, TestOutcome.Timeout], loops.Tests.Select(t => t.Outcome));
+        Assert.True(loops.Accounting.WallSeconds >= 2.0, $"{loops.Accounting.WallSeconds:F2} s");
+
+        var multiplier = Adder.Replace("return a + b", "return a * b");
+        var stops = Run(multiplier, Quick with { EarlyStop = EarlyStop.FirstFailure },
+            TestCase.Stdio("2 2", "4"), TestCase.Assertion("assert add(1, 5) == 6"), TestCase.Stdio("2 2", "4"));
+        Assert.Equal([TestOutcome.Passed, TestOutcome.Failed, TestOutcome.Skipped], stops.Tests.Select(t => t.Outcome));
+        Assert.Equal((TestOutcome.Failed, 3), (stops.Status, stops.Accounting.Sandboxes));
+        Assert.Equal(1.0 / 3, CodeRewards.FractionPassed(stops.Passed), 12);   // a skipped test counts as not passed
     }
 
     [Fact]

@@ -22,7 +22,8 @@ public enum CodeTestsMode
 /// completion, else the whole completion. Meta: "tests" (required: a list of <see cref="CodeTest"/> or
 /// <see cref="TestCase"/>), "language" (only "python" is scored), "timeout_s" and "memory_mb" (override the limits),
 /// "test_pass_rates" (VeRPO). No tests or another language → unscorable (null). Details: "pass_fraction", "all_passed"
-/// and, 0/1 each, "compile_error", "runtime_error", "timeout", "memory_limit", "output_limit" (any test ended so).
+/// and, 0/1 each, "compile_error", "runtime_error", "timeout", "memory_limit", "output_limit", "skipped" (any test ended
+/// so; tests are skipped after the first timeout by default, <see cref="SandboxLimits.EarlyStop"/>, and count as failed).
 /// A sandbox that cannot run makes the constructor throw; one that breaks during a run makes <see cref="Score"/> throw
 /// (the sample is then an error, never a reward).
 /// </summary>
@@ -41,7 +42,7 @@ public sealed class CodeTestsReward : IRewardFunction
     /// <summary>A code-tests reward.</summary>
     /// <param name="mode">How per-test results become a reward (default <see cref="CodeTestsMode.FractionPassed"/>).</param>
     /// <param name="alpha">VeRPO's α ∈ [0, 1], the weight of the dense part (default 1).</param>
-    /// <param name="limits">Per-test limits (default <see cref="SandboxLimits.Default"/>); meta timeout_s/memory_mb override them.</param>
+    /// <param name="limits">Per-test limits and early stop (default <see cref="SandboxLimits.Default"/>); meta timeout_s/memory_mb override the limits.</param>
     /// <param name="sandbox">The sandbox (default <see cref="PythonSandbox.Default"/>).</param>
     /// <exception cref="SandboxUnavailableException">The sandbox cannot run on this machine.</exception>
     public CodeTestsReward(CodeTestsMode mode = CodeTestsMode.FractionPassed, double alpha = 1, SandboxLimits? limits = null, PythonSandbox? sandbox = null)
@@ -81,6 +82,7 @@ public sealed class CodeTestsReward : IRewardFunction
             ["pass_fraction"] = CodeRewards.FractionPassed(passed), ["all_passed"] = CodeRewards.AllPassed(passed),
             ["compile_error"] = Any(TestOutcome.CompileError), ["runtime_error"] = Any(TestOutcome.RuntimeError),
             ["timeout"] = Any(TestOutcome.Timeout), ["memory_limit"] = Any(TestOutcome.MemoryLimit), ["output_limit"] = Any(TestOutcome.OutputLimit),
+            ["skipped"] = Any(TestOutcome.Skipped),
         });
     }
 

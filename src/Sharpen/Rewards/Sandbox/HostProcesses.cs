@@ -73,19 +73,23 @@ static class HostProcesses
 }
 
 /// <summary>
-/// One uid of the reserved range, held by this run until disposed. Processes on the machine share the range through
-/// one lock file per uid (an exclusive advisory lock, released by the kernel if the holder dies).
+/// One slot of the reserved uid range, held by this run until disposed: a uid for the programs and one for the checkers
+/// of assert tests (so that neither's processes count against the other's RLIMIT_NPROC). Processes on the machine share
+/// the range through one lock file per slot (an exclusive advisory lock, released by the kernel if the holder dies).
 /// </summary>
 sealed class UidLease : IDisposable
 {
     readonly FileStream lockFile;
 
-    UidLease(int uid, FileStream lockFile) => (Uid, this.lockFile) = (uid, lockFile);
+    UidLease(int uid, int checkerUid, FileStream lockFile) => (Uid, CheckerUid, this.lockFile) = (uid, checkerUid, lockFile);
 
-    /// <summary>The uid held.</summary>
+    /// <summary>The uid programs run as: <see cref="SandboxOptions.UidBase"/> + slot.</summary>
     public int Uid { get; }
 
-    /// <summary>Takes a free uid, waiting while all are held. Processes a crashed holder left behind are killed first.</summary>
+    /// <summary>The uid checkers run as: <see cref="SandboxOptions.UidBase"/> + <see cref="SandboxOptions.UidSlots"/> + slot.</summary>
+    public int CheckerUid { get; }
+
+    /// <summary>Takes a free slot, waiting while all are held. Processes a crashed holder left behind are killed first.</summary>
     public static UidLease Acquire(SandboxOptions options, CancellationToken ct)
     {
         Directory.CreateDirectory(options.LockDirectory);
@@ -94,13 +98,14 @@ sealed class UidLease : IDisposable
         {
             for (int i = 0; i < options.UidSlots; i++)
             {
-                int uid = options.UidBase + (start + i) % options.UidSlots;
+                int uid = options.UidBase + (start + i) % options.UidSlots, checkerUid = uid + options.UidSlots;
                 try
                 {
                     var file = new FileStream(Path.Combine(options.LockDirectory, $"{uid}.lock"), FileMode.OpenOrCreate,
                         FileAccess.ReadWrite, FileShare.None);
                     HostProcesses.KillLeftovers(uid, TimeSpan.Zero);
-                    return new UidLease(uid, file);
+                    HostProcesses.KillLeftovers(checkerUid, TimeSpan.Zero);
+                    return new UidLease(uid, checkerUid, file);
                 }
                 catch (IOException) { }   // held by another run
             }
@@ -109,6 +114,6 @@ sealed class UidLease : IDisposable
         }
     }
 
-    /// <summary>Releases the uid.</summary>
+    /// <summary>Releases the slot.</summary>
     public void Dispose() => lockFile.Dispose();
 }

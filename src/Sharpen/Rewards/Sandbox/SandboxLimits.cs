@@ -1,8 +1,21 @@
 namespace Sharpen.Rewards.Sandbox;
 
+/// <summary>When <see cref="PythonSandbox.Run"/> stops running a program's tests early; the tests left are <see cref="TestOutcome.Skipped"/>.</summary>
+public enum EarlyStop
+{
+    /// <summary>Run every test.</summary>
+    Never,
+
+    /// <summary>Stop after the first test that times out: a program stuck in a loop costs one wall-clock limit, not one per test.</summary>
+    FirstTimeout,
+
+    /// <summary>Stop after the first test that does not pass (enough for <see cref="CodeTestsMode.AllPassed"/>, whose reward it leaves unchanged).</summary>
+    FirstFailure,
+}
+
 /// <summary>
-/// Resource limits for one test run of <see cref="PythonSandbox"/>. Each test runs in its own sandbox, so every limit is
-/// per test. Defaults follow ALGORITHMS §1/§5.2 (5 s, 1024 MB).
+/// Resource limits for one test run of <see cref="PythonSandbox"/>. Each test runs in its own sandbox (an assert test in
+/// two), so every limit is per test and, where it says so, per process. Defaults follow ALGORITHMS §1/§5.2 (5 s, 1024 MB).
 /// </summary>
 public sealed record SandboxLimits
 {
@@ -15,7 +28,10 @@ public sealed record SandboxLimits
     /// <summary>CPU-time limit in whole seconds per process (RLIMIT_CPU; SIGXCPU, then SIGKILL a second later). Null: ⌈<see cref="WallSeconds"/>⌉.</summary>
     public int? CpuSeconds { get; init; }
 
-    /// <summary>Address-space limit in bytes per process (RLIMIT_AS; default 1 GiB, the data's <c>memory_mb</c>).</summary>
+    /// <summary>
+    /// Address-space limit in bytes per process (RLIMIT_AS; default 1 GiB, the data's <c>memory_mb</c>). It bounds each
+    /// process, not the sandbox: a program that forks may use up to <see cref="MaxProcesses"/> times this, plus /tmp.
+    /// </summary>
     public long MemoryBytes { get; init; } = 1L << 30;
 
     /// <summary>Most processes and threads the sandbox user may have at once (RLIMIT_NPROC; default 32). Stops fork bombs.</summary>
@@ -36,6 +52,12 @@ public sealed record SandboxLimits
     /// <summary>Characters of stdout (its start) and stderr (its end) kept in each <see cref="TestResult"/> (default 1000).</summary>
     public int ExcerptChars { get; init; } = 1000;
 
+    /// <summary>
+    /// When to stop running tests early (default <see cref="EarlyStop.FirstTimeout"/>: a timeout skips the tests after
+    /// it, which then count as not passed, so a fraction-passed reward sees them failed rather than waiting for each).
+    /// </summary>
+    public EarlyStop EarlyStop { get; init; } = EarlyStop.FirstTimeout;
+
     internal int EffectiveCpuSeconds => CpuSeconds ?? (int)Math.Ceiling(WallSeconds);
 
     internal void Validate()
@@ -47,4 +69,15 @@ public sealed record SandboxLimits
         if (MaxFileBytes < 0 || TmpBytes < 4096 || MaxOpenFiles < 8 || MaxOutputBytes < 1 || ExcerptChars < 0)
             throw new ArgumentException("MaxFileBytes ≥ 0, TmpBytes ≥ 4096, MaxOpenFiles ≥ 8, MaxOutputBytes ≥ 1 and ExcerptChars ≥ 0 are required");
     }
+}
+
+static class EarlyStopExtensions
+{
+    /// <summary>Whether the tests after one that ended with <paramref name="outcome"/> are skipped.</summary>
+    public static bool StopsAfter(this EarlyStop stop, TestOutcome outcome) => outcome == TestOutcome.Skipped || stop switch
+    {
+        EarlyStop.FirstTimeout => outcome == TestOutcome.Timeout,
+        EarlyStop.FirstFailure => outcome != TestOutcome.Passed,
+        _ => false,
+    };
 }

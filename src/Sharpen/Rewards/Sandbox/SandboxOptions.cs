@@ -25,15 +25,17 @@ public sealed record SandboxOptions
     public string PythonPath { get; init; } = "/usr/bin/python3";
 
     /// <summary>
-    /// First of the user ids reserved for sandboxes (default 2,000,000,000). A run holds one uid of
-    /// [<see cref="UidBase"/>, <see cref="UidBase"/> + <see cref="UidSlots"/>) for itself, so RLIMIT_NPROC counts only its
-    /// own processes and "no process of this uid is left" is an exact check. Nothing else on the machine may use these ids.
+    /// First of the user ids reserved for sandboxes (default 2,000,000,000). A run holds one slot s of
+    /// [0, <see cref="UidSlots"/>) for itself: its programs run as <see cref="UidBase"/> + s and the checkers of its assert
+    /// tests as <see cref="UidBase"/> + <see cref="UidSlots"/> + s, so RLIMIT_NPROC counts only the run's own processes
+    /// (the program's apart from the checker's) and "no process of these uids is left" is an exact check. Nothing else
+    /// on the machine may use the 2 × <see cref="UidSlots"/> ids from <see cref="UidBase"/> on.
     /// </summary>
     public int UidBase { get; init; } = 2_000_000_000;
 
-    /// <summary>How many runs may hold a uid at once, across all processes on the machine (default 64).</summary>
+    /// <summary>How many runs may hold a slot (two uids) at once, across all processes on the machine (default 64).</summary>
     public int UidSlots { get; init; } = 64;
 
-    /// <summary>Folder of the lock files (one per uid) through which processes share the uid range.</summary>
+    /// <summary>Folder of the lock files (one per slot) through which processes share the uid range.</summary>
     public string LockDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "sharpen-sandbox-uids");
 }

@@ -4,7 +4,7 @@ namespace Sharpen.Rewards.Sandbox;
 
 /// <summary>
 /// One unit test of a program (ALGORITHMS §1, "Prompt + unit tests"): either <see cref="Input"/> fed on stdin with the
-/// stdout compared to <see cref="ExpectedOutput"/>, or a Python <see cref="Assert"/> statement run after the program.
+/// stdout compared to <see cref="ExpectedOutput"/>, or a Python <see cref="Assert"/> test run against the program's values.
 /// Build one with <see cref="Stdio"/>, <see cref="Assertion"/> or <see cref="From"/>.
 /// </summary>
 public sealed record TestCase
@@ -19,9 +19,10 @@ public sealed record TestCase
     public string? ExpectedOutput { get; }
 
     /// <summary>
-    /// Python code run in the program's namespace after the program (assert form): statements (<c>assert add(1, 2) == 3</c>)
-    /// or a bare expression (<c>add(1, 2) == 3</c>), which fails when it is false (a None result, e.g. <c>check(add)</c>, passes);
-    /// else null.
+    /// Python code run after the program with the program's top-level names in scope (assert form): statements
+    /// (<c>assert add(1, 2) == 3</c>) or a bare expression (<c>add(1, 2) == 3</c>), which fails when it is false (a None
+    /// result, e.g. <c>check(add)</c>, passes); else null. It runs in a checker sandbox of its own and reaches the
+    /// program's values only as plain data or references (docs/sandbox.md, "Assert tests cannot be forged").
     /// </summary>
     public string? Assert { get; }
 
