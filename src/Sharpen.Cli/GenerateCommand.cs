@@ -24,11 +24,11 @@ static class GenerateCommand
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, "greedy", "help");
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        var a = new Args(argv, "greedy");
+        if (a.Help) { Console.WriteLine(Usage); return 0; }
         var dir = a.Required("model");
         var prompts = a.All("prompt");
-        if (prompts.Count == 0) throw new ArgumentException("generate: give at least one --prompt");
+        if (prompts.Count == 0) throw new UsageException("give at least one --prompt");
         var device = Device.Parse(a.Get("device") ?? "cpu");
         var chat = a.Get("chat");
         var seed = a.Get("seed");
@@ -42,9 +42,18 @@ static class GenerateCommand
             Greedy = a.Flag("greedy"),
             N = a.Int("n", 1),
             StopStrings = a.All("stop").ToList(),
-            Seed = seed is null ? null : ulong.Parse(seed),
+            Seed = seed is null ? null : ulong.TryParse(seed, out var s) ? s : throw new UsageException($"option --seed expects a non-negative integer, got '{seed}'"),
         };
         a.EnsureAllUsed();
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException bad)   // "top_k must be ≥ 0, got -1": name the option as typed
+        {
+            var name = bad.Message[..bad.Message.IndexOf(' ')];
+            throw new UsageException($"option --{name.Replace('_', '-')}{bad.Message[name.Length..]}");
+        }
 
         Torch.Init();
         var tokenizer = TokenizerLoader.Load(dir);

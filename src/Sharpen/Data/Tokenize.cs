@@ -180,7 +180,18 @@ public static class Tokenize
         truncated = 0;
         foreach (var r in records)
         {
-            var (e, t) = one(r);
+            (T, bool) done;
+            try
+            {
+                done = one(r);
+            }
+            catch (ArgumentException x) when (r is DataRecord d && JsonlReader.Origin(d) is var (file, line))
+            {
+                // A character outside the tokenizer's alphabet, a conversation the template cannot render: name the record.
+                var message = x.ParamName is { } p ? x.Message.Replace($" (Parameter '{p}')", "") : x.Message;
+                throw new DataFormatException(null, message, file, line);
+            }
+            var (e, t) = done;
             result.Add(e);
             if (t) truncated++;
         }
