@@ -55,6 +55,7 @@ static class GenerateCommand
             throw new UsageException($"option --{name.Replace('_', '-')}{bad.Message[name.Length..]}");
         }
 
+        if (!Directory.Exists(dir)) throw new InputException(dir, 0, null, "no such model directory (config.json, model.safetensors, tokenizer.json)");
         Torch.Init();
         var tokenizer = TokenizerLoader.Load(dir);
         using var model = HfCheckpoint.LoadCausalLM(dir, device);

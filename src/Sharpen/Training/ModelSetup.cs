@@ -14,8 +14,8 @@ public static class ModelSetup
     public static ITokenizer NewTokenizer(Recipe r) =>
         VerifiableTasks.IsTask(r.Data.Train) ? VerifiableTasks.Tokenizer()
         : IsBuiltin(r.Data.Train) ? Arithmetic.Tokenizer()
-            : throw new ArgumentException($"model.init = new needs built-in data (data.train = builtin:…) to pick a tokenizer; " +
-                                          $"got data.train = {r.Data.Train}. Point model.init at a checkpoint with a tokenizer.json instead.");
+            : throw ConfigBinder.Invalid(r, "data.train", "model.init = new needs built-in data (builtin:…) to pick a tokenizer; " +
+                                                          "point model.init at a checkpoint with a tokenizer.json instead");
 
     /// <summary>The configuration of a fresh model from the `model:` section.</summary>
     public static ModelConfig NewConfig(Recipe r, ITokenizer tok)
