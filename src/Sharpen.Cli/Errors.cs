@@ -36,7 +36,9 @@ public static class Errors
         }
         var log = WriteLog(command, error, logDirectory);
         var where = log is null ? "the stack trace could not be written to a log file" : $"stack trace in {log}";
-        stderr.WriteLine($"sharpen {command}: internal error (a bug in Sharpen, please report it): {e.GetType().Name}: {OneLine(e.Message)} ({where})");
+        var message = OneLine(e.Message);
+        if (message.Length > 200) message = message[..200] + "…";   // the whole of it is in the log
+        stderr.WriteLine($"sharpen {command}: internal error (a bug in Sharpen, please report it): {e.GetType().Name}: {message} ({where})");
         return Bug;
     }
 

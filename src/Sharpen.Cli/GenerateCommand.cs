@@ -29,7 +29,7 @@ static class GenerateCommand
         var dir = a.Required("model");
         var prompts = a.All("prompt");
         if (prompts.Count == 0) throw new UsageException("give at least one --prompt");
-        var device = Device.Parse(a.Get("device") ?? "cpu");
+        var device = Device.TryParse(a.Get("device") ?? "cpu") ?? throw new UsageException($"option --device expects cpu, cuda or cuda:N, got '{a.Get("device")}'");
         var chat = a.Get("chat");
         var seed = a.Get("seed");
         var options = new SamplingOptions
@@ -57,11 +57,15 @@ static class GenerateCommand
 
         if (!Directory.Exists(dir)) throw new InputException(dir, 0, null, "no such model directory (config.json, model.safetensors, tokenizer.json)");
         Torch.Init();
+        if (device.Type == DeviceType.CUDA && Math.Max(device.Index, 0) >= Torch.Info.CudaDevices)
+            throw new InputException($"option --device {device}: {(Torch.Info.CudaDevices == 0 ? "no CUDA device is visible to this libtorch" : $"only {Torch.Info.CudaDevices} CUDA device(s) are visible")}");
         var tokenizer = TokenizerLoader.Load(dir);
         using var model = HfCheckpoint.LoadCausalLM(dir, device);
         var eos = model.Config.EosTokenIds.Concat(tokenizer.EosId is { } e ? [e] : []).Distinct().ToList();
         options = options with { StopTokenIds = eos };
-        var template = chat is null ? null : ChatTemplates.Get(chat);
+        var template = chat is null ? null
+            : ChatTemplates.Names.Contains(chat) ? ChatTemplates.Get(chat)
+            : throw new UsageException($"option --chat expects one of {string.Join(", ", ChatTemplates.Names)}, got '{chat}'");
         var ids = prompts.Select(p => template is null
             ? tokenizer.Encode(p, addSpecialTokens: true)
             : template.Encode(tokenizer, [new ChatMessage("user", p)], addGenerationPrompt: true).Ids).ToList();

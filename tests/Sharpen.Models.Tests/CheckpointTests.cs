@@ -115,7 +115,7 @@ public class CheckpointTests : IDisposable
     }
 
     [Fact]
-    public void TruncatedConfigJsonNamesFileAndLine()
+    public void TruncatedOrDuplicateKeyConfigJsonNamesTheFile()
     {
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, "config.json");
@@ -123,6 +123,10 @@ public class CheckpointTests : IDisposable
         var e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
         Assert.StartsWith($"{path}:3: invalid JSON", e.Message);
         Assert.Equal((path, 3), (e.File, e.Line));
+        File.WriteAllText(path, """{"model_type": "llama", "vocab_size": 10, "model_type": "qwen2"}""");
+        e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
+        Assert.StartsWith(path, e.Message);
+        Assert.EndsWith(": the key \"model_type\" appears twice in one object", e.Message);
     }
 
     [Fact]

@@ -76,7 +76,10 @@ public sealed class ModelConfig
     public void SetEosTokenIds(params int[] ids) =>
         EosTokenIdRaw = ids.Length == 1 ? JsonSerializer.SerializeToElement(ids[0]) : JsonSerializer.SerializeToElement(ids);
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, AllowDuplicateProperties = false,
+    };
 
     /// <summary>Reads and validates a config.json; a malformed or unsupported one is an <see cref="InputException"/> naming the file.</summary>
     public static ModelConfig Load(string path)
