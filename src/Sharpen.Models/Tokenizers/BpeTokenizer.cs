@@ -86,20 +86,20 @@ public sealed class BpeTokenizer : ITokenizer
 
     BpeTokenizer(JsonObject root, JsonNode? config, string source)
     {
-        var model = root["model"] as JsonObject ?? throw new InputException(source, 0, null, $"no \"model\"");
+        var model = root["model"] as JsonObject ?? throw new InputException(source, 0, null, "no \"model\"");
         var type = model["type"]?.GetValue<string>() ?? "BPE";
         if (type != "BPE") throw new InputException(source, 0, null, $"model type \"{type}\" is not supported (only byte-level \"BPE\")");
         if (model["byte_fallback"]?.GetValue<bool>() == true)
-            throw new InputException(source, 0, null, $"BPE with byte_fallback (SentencePiece style) is not supported, only byte-level BPE");
+            throw new InputException(source, 0, null, "BPE with byte_fallback (SentencePiece style) is not supported, only byte-level BPE");
         foreach (var key in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
             if (model[key] is JsonValue v && v.GetValue<string>() is { Length: > 0 } s)
                 throw new InputException(source, 0, null, $"BPE {key} \"{s}\" is not supported");
         if (model["dropout"] is JsonValue d && d.GetValue<double>() > 0)
-            throw new InputException(source, 0, null, $"BPE dropout is not supported");
+            throw new InputException(source, 0, null, "BPE dropout is not supported");
         ignoreMerges = model["ignore_merges"]?.GetValue<bool>() ?? false;
         unkToken = model["unk_token"]?.GetValue<string>();
 
-        var vocabJson = model["vocab"] as JsonObject ?? throw new InputException(source, 0, null, $"model has no \"vocab\" object");
+        var vocabJson = model["vocab"] as JsonObject ?? throw new InputException(source, 0, null, "model has no \"vocab\" object");
         vocab = new Dictionary<string, int>(vocabJson.Count, StringComparer.Ordinal);
         idToToken = new Dictionary<int, string>(vocabJson.Count);
         foreach (var (token, id) in vocabJson)
@@ -108,7 +108,7 @@ public sealed class BpeTokenizer : ITokenizer
             idToToken[vocab[token]] = token;
         }
 
-        var mergesJson = model["merges"] as JsonArray ?? throw new InputException(source, 0, null, $"model has no \"merges\" list");
+        var mergesJson = model["merges"] as JsonArray ?? throw new InputException(source, 0, null, "model has no \"merges\" list");
         merges = new List<(string, string)>(mergesJson.Count);
         mergeOf = new Dictionary<long, (int, int)>(mergesJson.Count);
         foreach (var m in mergesJson)
@@ -140,7 +140,7 @@ public sealed class BpeTokenizer : ITokenizer
         steps = [];
         ParsePreTokenizer(preTokenizerJson, source);
         if (steps.Count == 0 || steps[^1] is not ByteLevelStep || steps.Count(s => s is ByteLevelStep) > 1)
-            throw new InputException(source, 0, null, $"the pre-tokenizer must end with one ByteLevel step (byte-level BPE)");
+            throw new InputException(source, 0, null, "the pre-tokenizer must end with one ByteLevel step (byte-level BPE)");
         SplitPattern = steps[0] switch { SplitStep s => s.Regex.Pattern, ByteLevelStep { UseRegex: true } => SplitPatterns.Gpt2, _ => null };
         var prefix = new List<int>();
         var suffix = new List<int>();
@@ -396,7 +396,7 @@ public sealed class BpeTokenizer : ITokenizer
                     throw new InputException(source, 0, null, $"Split behavior \"{behavior}\"{(node["invert"]?.GetValue<bool>() == true ? " with invert" : "")} is not supported (Isolated or Removed)");
                 var pattern = node["pattern"]?["Regex"]?.GetValue<string>()
                               ?? System.Text.RegularExpressions.Regex.Escape(node["pattern"]?["String"]?.GetValue<string>()
-                                                                            ?? throw new InputException(source, 0, null, $"Split has no pattern"));
+                                                                            ?? throw new InputException(source, 0, null, "Split has no pattern"));
                 steps.Add(new SplitStep(new SplitRegex(pattern), behavior == "Removed"));
                 return;
             case var t:
