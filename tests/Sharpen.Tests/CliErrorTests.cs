@@ -140,7 +140,7 @@ public sealed class CliErrorTests : IDisposable
         Assert.Equal($"sharpen train: {recipe}:12: train.micro_batch_size = 0: must be ≥ 1", OneLine(1, "train", recipe));
         string Train(params string[] sets) => OneLine(1, ["train", recipe, "--set", "train.micro_batch_size=2", .. sets.SelectMany(s => new[] { "--set", s })]);
 
-        Assert.Equal("sharpen train: --set train.warmup_steps=5: must not exceed train.max_steps = 2", Train("train.warmup_steps=5"));
+        Assert.Equal("sharpen train: --set train.warmup_steps=5: must not exceed train.max_steps = 2 (the cosine schedule decays after the warm-up)", Train("train.warmup_steps=5"));
         Assert.Equal("sharpen train: --set model.max_length=1: all 45 training examples of builtin:arithmetic are truncated to nothing " +
                      "(no completion token left to train on or score); raise model.max_length", Train("model.max_length=1"));
         Assert.False(Directory.Exists(Path.Combine(dir, "runs", "t", "checkpoints")));

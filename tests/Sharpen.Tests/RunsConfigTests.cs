@@ -253,7 +253,7 @@ public sealed class RecipeCheckTests : IDisposable
     [InlineData("train.lr=.inf", "must be a finite number ≥ 0")]
     [InlineData("train.lr=.nan", "must be a finite number ≥ 0")]
     [InlineData("train.beta2=1", "must lie in [0, 1)")]
-    [InlineData("train.warmup_steps=200", "must not exceed train.max_steps = 100")]
+    [InlineData("train.warmup_steps=200", "must not exceed train.max_steps = 100 (the cosine schedule decays after the warm-up)")]
     [InlineData("train.min_lr_ratio=2", "must lie in [0, 1]")]
     [InlineData("train.schedule=step", "must be constant, linear or cosine")]
     [InlineData("train.threads=-2", "must be ≥ 0 (0: every core)")]
@@ -284,7 +284,7 @@ public sealed class RecipeCheckTests : IDisposable
 
         // The key at fault is the one checked, wherever the other side of the comparison was set.
         path = Yaml("train:\n  warmup_steps: 10\n");
-        Assert.Equal($"{path}:2: train.warmup_steps = 10: must not exceed train.max_steps = 5",
+        Assert.Equal($"{path}:2: train.warmup_steps = 10: must not exceed train.max_steps = 5 (the cosine schedule decays after the warm-up)",
             Fails(ConfigBinder.Load<Recipe>(path, ["train.max_steps=5"])));
         // A default names the recipe file; a recipe built in code has no origin.
         Assert.Equal(path, ConfigBinder.Origin(ConfigBinder.Load<Recipe>(path, []), "train.lr"));

@@ -60,7 +60,8 @@ public static class RecipeChecks
         Require(double.IsFinite(t.Eps) && t.Eps >= 0, "train.eps", "must be a finite number ≥ 0");
         Require(t.Schedule is "constant" or "linear" or "cosine", "train.schedule", "must be constant, linear or cosine");
         Require(t.WarmupSteps >= 0, "train.warmup_steps", "must be ≥ 0");
-        Require(t.WarmupSteps <= t.MaxSteps, "train.warmup_steps", $"must not exceed train.max_steps = {t.MaxSteps}");
+        Require(t.WarmupSteps <= t.MaxSteps || t.Schedule == "constant", "train.warmup_steps",
+            $"must not exceed train.max_steps = {t.MaxSteps} (the {t.Schedule} schedule decays after the warm-up)");
         Require(t.MinLrRatio is >= 0 and <= 1, "train.min_lr_ratio", "must lie in [0, 1]");
         Require(double.IsFinite(t.MaxGradNorm) && t.MaxGradNorm >= 0, "train.max_grad_norm", "must be a finite number ≥ 0 (0: no clipping)");
         Require(t.EvalEvery >= 0, "train.eval_every", "must be ≥ 0 (0: only at the end)");
