@@ -26,12 +26,12 @@ static class GenerateCommand
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, "greedy", "bos", "help");
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        var a = new Args(argv, "greedy", "bos");
+        if (a.Help) { Console.WriteLine(Usage); return 0; }
         var dir = a.Required("model");
         var prompts = a.All("prompt");
-        if (prompts.Count == 0) throw new ArgumentException("generate: give at least one --prompt");
-        var device = Device.Parse(a.Get("device") ?? "cpu");
+        if (prompts.Count == 0) throw new UsageException("give at least one --prompt");
+        var device = Device.TryParse(a.Get("device") ?? "cpu") ?? throw new UsageException($"option --device expects cpu, cuda or cuda:N, got '{a.Get("device")}'");
         var chat = a.Get("chat");
         var seed = a.Get("seed");
         var bos = a.Flag("bos");
@@ -45,16 +45,30 @@ static class GenerateCommand
             Greedy = a.Flag("greedy"),
             N = a.Int("n", 1),
             StopStrings = a.All("stop").ToList(),
-            Seed = seed is null ? null : ulong.Parse(seed),
+            Seed = seed is null ? null : ulong.TryParse(seed, out var s) ? s : throw new UsageException($"option --seed expects a non-negative integer, got '{seed}'"),
         };
         a.EnsureAllUsed();
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException bad)   // "top_k must be ≥ 0, got -1": name the option as typed
+        {
+            var name = bad.Message[..bad.Message.IndexOf(' ')];
+            throw new UsageException($"option --{name.Replace('_', '-')}{bad.Message[name.Length..]}");
+        }
 
+        if (!Directory.Exists(dir)) throw new InputException(dir, 0, null, "no such model directory (config.json, model.safetensors, tokenizer.json)");
         Torch.Init();
+        if (device.Type == DeviceType.CUDA && Math.Max(device.Index, 0) >= Torch.Info.CudaDevices)
+            throw new InputException($"option --device {device}: {(Torch.Info.CudaDevices == 0 ? "no CUDA device is visible to this libtorch" : $"only {Torch.Info.CudaDevices} CUDA device(s) are visible")}");
         var tokenizer = TokenizerLoader.Load(dir);
         using var model = HfCheckpoint.LoadCausalLM(dir, device);
         var eos = model.Config.EosTokenIds.Concat(tokenizer.EosId is { } e ? [e] : []).Distinct().ToList();
         options = options with { StopTokenIds = eos };
-        var template = chat is null ? null : ChatTemplates.Get(chat);
+        var template = chat is null ? null
+            : ChatTemplates.Names.Contains(chat) ? ChatTemplates.Get(chat)
+            : throw new UsageException($"option --chat expects one of {string.Join(", ", ChatTemplates.Names)}, got '{chat}'");
         var ids = prompts.Select(p => template is null
             ? tokenizer.Encode(p, addSpecialTokens: bos)
             : template.Encode(tokenizer, [new ChatMessage("user", p)], addGenerationPrompt: true).Ids).ToList();

@@ -6,8 +6,12 @@ using Torch = Sharpen.Torch.Torch; // the class, not the namespace of the same n
 /// <summary>`sharpen info`: the runtime facts (add --config for libtorch's full build configuration).</summary>
 static class InfoCommand
 {
-    public static int Run(string[] args)
+    public static int Run(string[] argv)
     {
+        var a = new Args(argv, "config");
+        if (a.Help) { Console.WriteLine("usage: sharpen info [--config]   (--config adds libtorch's build configuration)"); return 0; }
+        var config = a.Flag("config");
+        a.EnsureAllUsed();
         Torch.Init();
         var info = Torch.Info;
         Console.WriteLine($"sharpen      {Cli.Version}");
@@ -18,7 +22,7 @@ static class InfoCommand
         Console.WriteLine($"CUDA         {(info.CudaDevices > 0 ? $"{info.CudaDevices} device(s)" : "none")}");
         var blasLib = LoadedLibrary("libblas") ?? LoadedLibrary("openblas");
         if (blasLib is not null) Console.WriteLine($"BLAS library {blasLib}");
-        if (args.Contains("--config")) Console.WriteLine($"\n{info.BuildConfig}\n{info.ParallelInfo}");
+        if (config) Console.WriteLine($"\n{info.BuildConfig}\n{info.ParallelInfo}");
         return 0;
     }
 

@@ -23,16 +23,14 @@ static class NewModelCommand
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, "help");
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        var a = new Args(argv);
+        if (a.Help) { Console.WriteLine(Usage); return 0; }
         var dir = a.Required("out");
         var hidden = a.Int("hidden", 256);
         var tokPath = a.Get("tokenizer");
-        var tokenizer = tokPath is null ? new CharTokenizer(TaskAlphabet) : TokenizerLoader.Load(tokPath);
         var config = new ModelConfig
         {
             ModelType = a.Get("type") ?? "llama",
-            VocabSize = tokenizer.VocabSize,
             HiddenSize = hidden,
             NumHiddenLayers = a.Int("layers", 4),
             NumAttentionHeads = a.Int("heads", 4),
@@ -40,12 +38,12 @@ static class NewModelCommand
             IntermediateSize = a.Int("intermediate", (int)Math.Round(hidden * 4 / 1.5 / 64) * 64),
             MaxPositionEmbeddings = 2048,
             TieWordEmbeddings = true,
-            BosTokenId = tokenizer.BosId,
-            PadTokenId = tokenizer.PadId,
         };
-        if (tokenizer.EosId is { } eos) config.SetEosTokenIds(eos);
         var seed = (ulong)a.Int("seed", 0);
         a.EnsureAllUsed();
+        var tokenizer = tokPath is null ? new CharTokenizer(TaskAlphabet) : TokenizerLoader.Load(tokPath);
+        (config.VocabSize, config.BosTokenId, config.PadTokenId) = (tokenizer.VocabSize, tokenizer.BosId, tokenizer.PadId);
+        if (tokenizer.EosId is { } eos) config.SetEosTokenIds(eos);
         config.Validate();
         Torch.Seed(seed);
         using var model = new CausalLM(config);

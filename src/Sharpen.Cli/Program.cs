@@ -24,9 +24,14 @@ namespace Sharpen.Cli
             new("generate", "sample completions from a saved model (token-in, token-out, KV-cached)", GenerateCommand.Run),
         ];
 
+        /// <summary>The version of this build (without the source revision).</summary>
         public static string Version =>
             typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+        /// <summary>
+        /// Runs the command named by <paramref name="args"/>[0]; returns its exit code. Errors become one line on stderr
+        /// (see <see cref="Errors"/>): 1 for a mistake in the input, 2 for the command line, 70 for a bug.
+        /// </summary>
         public static int Run(string[] args)
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -43,18 +48,22 @@ namespace Sharpen.Cli
             if (cmd is null)
             {
                 Console.Error.WriteLine($"sharpen: unknown command '{args[0]}'. Commands: {string.Join(", ", Commands.Select(c => c.Name))}");
-                return 2;
+                return Errors.Usage;
             }
+            // An exception on another thread would otherwise end the process with a stack trace (exit 134).
+            AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+            {
+                Console.Out.Flush();
+                Environment.Exit(Errors.Report(cmd.Name, e.ExceptionObject as Exception ?? new Exception($"{e.ExceptionObject}"), Console.Error));
+            };
             try
             {
                 return cmd.Run(args[1..]);
             }
-            catch (Exception e) when (e is ArgumentException or FormatException or IOException or Sharpen.Torch.TorchException
-                                       or InvalidOperationException or InvalidDataException or Sharpen.Training.ConfigException
-                                       or Sharpen.Data.DataFormatException or Sharpen.Training.TrainingDivergedException)
+            catch (Exception e)
             {
-                Console.Error.WriteLine($"sharpen {cmd.Name}: {e.Message}");
-                return 1;
+                Console.Out.Flush();
+                return Errors.Report(cmd.Name, e, Console.Error);
             }
         }
 

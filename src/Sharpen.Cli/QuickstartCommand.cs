@@ -20,8 +20,8 @@ static class QuickstartCommand
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, "help");
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        var a = new Args(argv);
+        if (a.Help) { Console.WriteLine(Usage); return 0; }
         var sets = a.All("set");
         int? seed = a.Get("seed") is null ? null : a.Int("seed", 0);
         a.EnsureAllUsed();
@@ -38,6 +38,8 @@ static class QuickstartCommand
         grpo.Model.InitRecipe = "";                         // trained here explicitly, fresh
         grpo.Model.Init = Path.Combine(Runner.RunDir(sft), "final");
         grpo.Train.EvalAtStart = true;
+        RecipeChecks.Validate(sft);
+        RecipeChecks.Validate(grpo);
 
         Console.WriteLine("== 1/2 supervised fine-tuning on the built-in task ==");
         Runner.Run(sft, Console.Out, fresh: true);

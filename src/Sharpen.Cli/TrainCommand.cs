@@ -16,14 +16,16 @@ static class TrainCommand
 
     public static int Run(string[] argv)
     {
-        var a = new Args(argv, "fresh", "help-config", "help");
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        var a = new Args(argv, "fresh", "help-config");
+        if (a.Help) { Console.WriteLine(Usage); return 0; }
         if (a.Flag("help-config")) { Console.WriteLine(ConfigBinder.Help<Recipe>()); return 0; }
         var sets = a.All("set");
         var fresh = a.Flag("fresh");
+        var files = a.Positional;
         a.EnsureAllUsed();
-        if (a.Positional.Count != 1) throw new ArgumentException("train: give one recipe file (see sharpen train --help)");
-        var recipe = ConfigBinder.Load<Recipe>(a.Positional[0], sets);
+        if (files.Count != 1) throw new UsageException("give one recipe file (see sharpen train --help)");
+        var recipe = ConfigBinder.Load<Recipe>(files[0], sets);
+        RecipeChecks.Validate(recipe);
         Runner.Run(recipe, Console.Out, fresh);
         return 0;
     }

@@ -17,13 +17,16 @@ public readonly record struct Device(DeviceType Type, int Index = -1)
     public static Device CUDA(int index = 0) => new(DeviceType.CUDA, index);
 
     /// <summary>Parses "cpu", "cuda" or "cuda:N".</summary>
-    public static Device Parse(string s)
+    public static Device Parse(string s) => TryParse(s) ?? throw new ArgumentException($"unknown device '{s}': expected cpu, cuda or cuda:N");
+
+    /// <summary>Parses "cpu", "cuda" or "cuda:N"; null for anything else.</summary>
+    public static Device? TryParse(string s)
     {
         var t = s.Trim().ToLowerInvariant();
         if (t == "cpu") return CPU;
         if (t == "cuda") return CUDA();
         if (t.StartsWith("cuda:") && int.TryParse(t[5..], out var i) && i >= 0) return CUDA(i);
-        throw new ArgumentException($"unknown device '{s}': expected cpu, cuda or cuda:N");
+        return null;
     }
 
     public override string ToString() => Type == DeviceType.CPU ? "cpu" : Index < 0 ? "cuda" : $"cuda:{Index}";

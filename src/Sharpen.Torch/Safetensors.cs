@@ -122,12 +122,19 @@ public static class Safetensors
     }
 }
 
-/// <summary>A malformed safetensors file; the message names the file, the tensor when there is one, and what is wrong.</summary>
-public sealed class SafetensorsException : Exception
+/// <summary>
+/// A malformed safetensors file. The message reads <c>file: tensor 'name': what is wrong</c> (without the tensor when
+/// the fault is in the file as a whole).
+/// </summary>
+public sealed class SafetensorsException : InputException
 {
-    /// <summary>Creates the error for <paramref name="path"/> with the <paramref name="problem"/> found in it.</summary>
-    public SafetensorsException(string path, string problem) : base($"invalid safetensors file '{path}': {problem}") => FilePath = path;
+    /// <summary>Creates the error for <paramref name="path"/> with the <paramref name="problem"/> found in it, in <paramref name="tensor"/> when there is one.</summary>
+    public SafetensorsException(string path, string problem, string? tensor = null)
+        : base(path, 0, tensor is null ? null : $"tensor '{tensor}'", problem) => Tensor = tensor;
 
     /// <summary>The file that is malformed.</summary>
-    public string FilePath { get; }
+    public string FilePath => File!;
+
+    /// <summary>The tensor whose entry or data is at fault, or null.</summary>
+    public string? Tensor { get; }
 }

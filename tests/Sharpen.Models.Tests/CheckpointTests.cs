@@ -64,8 +64,8 @@ public class CheckpointTests : IDisposable
         var all = Safetensors.Load(file);
         all.Remove("model.layers.1.mlp.up_proj.weight");
         Safetensors.Save(file, all);
-        var e = Assert.Throws<InvalidDataException>(() => HfCheckpoint.LoadCausalLM(dir));
-        Assert.Contains("missing tensors: model.layers.1.mlp.up_proj.weight", e.Message);
+        var e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
+        Assert.Equal($"{dir}: the weights do not match config.json: missing tensors: model.layers.1.mlp.up_proj.weight;", e.Message);
     }
 
     [Fact]
@@ -80,9 +80,9 @@ public class CheckpointTests : IDisposable
         all["model.norm.weight"] = Tensor.Ones([31]);
         all["extra.weight"] = Tensor.Ones([2]);
         Safetensors.Save(file, all);
-        var e = Assert.Throws<InvalidDataException>(() => HfCheckpoint.LoadCausalLM(dir));
-        Assert.Contains("'model.norm.weight' has shape [31]", e.Message);
-        Assert.Contains("[32]", e.Message);
+        var e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
+        Assert.Equal($"{file}: tensor 'model.norm.weight': has shape [31], but config.json makes it [32]", e.Message);
+        Assert.Equal((file, "tensor 'model.norm.weight'"), (e.File, e.Where));
     }
 
     [Fact]
@@ -90,8 +90,43 @@ public class CheckpointTests : IDisposable
     {
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type": "gpt_neox", "vocab_size": 10}""");
-        var e = Assert.Throws<InvalidDataException>(() => HfCheckpoint.LoadCausalLM(dir));
-        Assert.Contains("unknown model_type 'gpt_neox'", e.Message);
+        var e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
+        Assert.Equal($"{Path.Combine(dir, "config.json")}: unknown model_type 'gpt_neox'; supported: llama, mistral, qwen2, qwen3", e.Message);
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NegativeInfinity)]
+    public void NonFiniteWeightsAreRejectedNamingTensorAndFile(float bad)
+    {
+        using var scope = new TensorScope();
+        var config = TinyModels.Config();
+        using var model = TinyModels.Model(config);
+        HfCheckpoint.Save(model, config, dir);
+        var file = Path.Combine(dir, "model.safetensors");
+        var all = Safetensors.Load(file);
+        var w = all["model.layers.0.mlp.up_proj.weight"].ToArray<float>();
+        w[3] = w[17] = bad;
+        all["model.layers.0.mlp.up_proj.weight"] = Tensor.From(w, all["model.layers.0.mlp.up_proj.weight"].Shape);
+        Safetensors.Save(file, all);
+        var e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
+        Assert.Equal($"{file}: tensor 'model.layers.0.mlp.up_proj.weight': 2 of its {w.Length} values are NaN or infinite", e.Message);
+    }
+
+    [Fact]
+    public void TruncatedOrDuplicateKeyConfigJsonNamesTheFile()
+    {
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, "{\n  \"model_type\": \"llama\",\n  \"vocab_size\": 1");
+        var e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
+        Assert.StartsWith($"{path}:3: invalid JSON", e.Message);
+        Assert.Equal((path, 3), (e.File, e.Line));
+        File.WriteAllText(path, """{"model_type": "llama", "vocab_size": 10, "model_type": "qwen2"}""");
+        e = Assert.Throws<InputException>(() => HfCheckpoint.LoadCausalLM(dir));
+        Assert.StartsWith(path, e.Message);
+        Assert.EndsWith(": the key \"model_type\" appears twice in one object", e.Message);
     }
 
     [Fact]

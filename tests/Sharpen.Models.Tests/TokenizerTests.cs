@@ -147,10 +147,49 @@ public class TokenizerTests
     {
         var unigram = HandWrittenJson();
         unigram["model"]!["type"] = "Unigram";
-        Assert.Contains("Unigram", Assert.Throws<NotSupportedException>(() => BpeTokenizer.FromJson(unigram.ToJsonString())).Message);
+        Assert.Equal("tokenizer.json: model type \"Unigram\" is not supported (only byte-level \"BPE\")",
+            Assert.Throws<InputException>(() => BpeTokenizer.FromJson(unigram.ToJsonString())).Message);
         var metaspace = HandWrittenJson();
         metaspace["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace" };
-        Assert.Contains("Metaspace", Assert.Throws<NotSupportedException>(() => BpeTokenizer.FromJson(metaspace.ToJsonString())).Message);
+        Assert.Equal("my/tokenizer.json: pre-tokenizer \"Metaspace\" is not supported (ByteLevel, Split, Sequence)",
+            Assert.Throws<InputException>(() => BpeTokenizer.FromJson(metaspace.ToJsonString(), source: "my/tokenizer.json")).Message);
+    }
+
+    [Fact]
+    public void MalformedTokenizerFilesAreErrorsNamingFileAndLine()
+    {
+        var dir = Directory.CreateTempSubdirectory("tok-bad-").FullName;
+        try
+        {
+            var good = HandWrittenJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+            var file = Path.Combine(dir, "tokenizer.json");
+            InputException Load(string text)
+            {
+                File.WriteAllText(file, text);
+                return Assert.Throws<InputException>(() => TokenizerLoader.Load(dir));
+            }
+
+            // Truncated: the parser's line, and the file named.
+            var lines = good.Split('\n');
+            var cut = Load(string.Join('\n', lines[..5]));
+            Assert.StartsWith($"{file}:5: invalid JSON", cut.Message);
+            Assert.Equal((file, 5), (cut.File, cut.Line));
+            Assert.StartsWith($"{file}:1: invalid JSON", Load("").Message);
+            Assert.Equal($"{file}: not a JSON object", Load("[1, 2]").Message);
+            Assert.Equal($"{file}: the key \"model\" appears twice in one object", Load("""{"model": {}, "model": {}}""").Message);
+            // Ill-typed values: a string where a token id belongs.
+            var json = HandWrittenJson();
+            json["model"]!["vocab"]!["a"] = "zero";
+            Assert.StartsWith($"{file}: ", Load(json.ToJsonString()).Message);
+            json = HandWrittenJson();
+            json["model"]!["vocab"]!["a"] = null;
+            Assert.Equal($"{file}: vocab entry \"a\" has no id", Load(json.ToJsonString()).Message);
+            Assert.Equal($"{Path.Combine(dir, "missing")}: no such tokenizer file", Assert.Throws<InputException>(() => TokenizerLoader.Load(Path.Combine(dir, "missing"))).Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

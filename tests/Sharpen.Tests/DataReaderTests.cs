@@ -183,4 +183,69 @@ public sealed class DataReaderTests : IDisposable
         var e = Assert.Throws<DataFormatException>(() => JsonlReader.Read<PromptCompletionRecord>(path, BadRecordPolicy.Error, out _));
         Assert.Equal((2, "completion"), (e.Line, e.Field));
     }
+
+    // Each malformed input class: the exact message "file:line: [field "x": ]problem", with file, line and field set.
+    [Theory]
+    [InlineData("""{"prompt": "p", "completion": "c", "completion": "d"}""", null, "the key \"completion\" appears twice in one object")]
+    [InlineData("""{"prompt": "p\ud800", "completion": "c"}""", "prompt", "holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text")]
+    [InlineData("""{"prompt": "p", "completion": "\udc00c"}""", "completion", "holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text")]
+    [InlineData("""{"prompt": [{"role": "user", "content": "\ud83d"}], "completion": "c"}""", "prompt[0].content", "holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text")]
+    [InlineData("""{"prompt": "p", "completion": "c", "weight": -0.5}""", "weight", "must be ≥ 0, not -0.5")]
+    [InlineData("""{"prompt": "p", "completion": "c", "weight": "1"}""", "weight", "must be a finite number, not a string")]
+    public void MalformedRecord_GivesOneLineNamingFileLineAndField(string badLine, string? field, string problem)
+    {
+        var path = Write("bad.jsonl", """{"prompt": "ok", "completion": "\ud83d\ude00"}""", badLine);
+        var e = Assert.Throws<DataFormatException>(() => JsonlReader.Read<PromptCompletionRecord>(path, BadRecordPolicy.Error, out _));
+        Assert.Equal($"{path}:2: {(field is null ? "" : $"field \"{field}\": ")}{problem}", e.Message);
+        Assert.Equal((path, 2, field), (e.File, e.Line, e.Field));
+        Assert.Equal(1, JsonlReader.Read<PromptCompletionRecord>(path, BadRecordPolicy.Skip, out var skipped).Count);
+        Assert.Equal(1, skipped);
+    }
+
+    [Fact]
+    public void InvalidUtf8_IsAnErrorNamingFileLineAndByte_NotReplacementCharacters()
+    {
+        var path = Path.Combine(dir, "latin1.jsonl");
+        File.WriteAllBytes(path, [.. "{\"text\": \"ok \u00e9\"}\n"u8, .. "{\"text\": \"caf"u8, 0xE9, .. "\"}\n"u8]);
+        var e = Assert.Throws<DataFormatException>(() => JsonlReader.Read<TextRecord>(path, BadRecordPolicy.Error, out _));
+        Assert.Equal($"{path}:2: not valid UTF-8 (byte 0xE9 at byte 14 of the line); save the file as UTF-8", e.Message);
+        Assert.Equal($"{path}:2: not valid UTF-8 (byte 0xE9 at byte 14 of the line); save the file as UTF-8",
+            Assert.Throws<DataFormatException>(() => JsonlReader.ReadAny(path, BadRecordPolicy.Error, out _, out _)).Message);
+        var kept = JsonlReader.Read<TextRecord>(path, BadRecordPolicy.Skip, out var skipped);
+        Assert.Equal(("ok é", 1), (Assert.Single(kept).Text, skipped));
+
+        // Also on the first line (format detection), and a UTF-8 byte-order mark is not an error.
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "{\"text\": \"a\"}\r\n"u8, .. "{\"text\": \"b\"}"u8]);
+        Assert.Equal(["a", "b"], JsonlReader.Read<TextRecord>(path, BadRecordPolicy.Error, out _).Select(r => r.Text));
+        File.WriteAllBytes(path, [.. "{\"text\": \""u8, 0xC3, .. "\"}"u8]);
+        Assert.Equal($"{path}:1: not valid UTF-8 (byte 0xC3 at byte 11 of the line); save the file as UTF-8",
+            Assert.Throws<DataFormatException>(() => JsonlReader.DetectFormat(path)).Message);
+    }
+
+    [Fact]
+    public void Utf8Lines_SplitsLongLinesAcrossItsBufferAndNumbersThem()
+    {
+        var path = Path.Combine(dir, "long.txt");
+        var longLine = string.Concat(Enumerable.Repeat("ab\u00e9\U0001F600", 40_000));   // 4-byte characters straddle buffer edges
+        File.WriteAllText(path, $"one\n{longLine}\n\nlast");
+        Assert.Equal([(1, "one"), (2, longLine), (3, ""), (4, "last")], Utf8Lines.Read(path).ToList());
+    }
+
+    [Fact]
+    public void DirectoryOrMissingPath_IsAnErrorNamingIt()
+    {
+        Assert.Equal($"{dir}: is a directory, not a file",
+            Assert.Throws<InputException>(() => JsonlReader.Read<TextRecord>(dir, BadRecordPolicy.Error, out _)).Message);
+        var missing = Path.Combine(dir, "none.jsonl");
+        Assert.Equal($"{missing}: no such file", Assert.Throws<InputException>(() => JsonlReader.ReadAny(missing, BadRecordPolicy.Error, out _, out _)).Message);
+    }
+
+    [Fact]
+    public void CharacterOutsideTheTokenizer_NamesTheRecordsFileAndLine()
+    {
+        var path = Write("alpha.jsonl", """{"prompt": "1+1=", "completion": "2"}""", "", """{"prompt": "1+1=", "completion": "2\u00df"}""");
+        var records = JsonlReader.ReadAny(path, BadRecordPolicy.Error, out _, out _);
+        var e = Assert.Throws<DataFormatException>(() => Tokenize.Sft(records, Sharpen.Data.Tasks.Arithmetic.Tokenizer(), null, out _));
+        Assert.Equal($"{path}:3: character 'ß' (U+00DF) is not in the tokenizer's alphabet", e.Message);
+    }
 }

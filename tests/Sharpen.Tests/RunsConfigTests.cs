@@ -224,3 +224,105 @@ public sealed class RunsConfigTests : IDisposable
         Assert.Equal(yaml, ConfigBinder.ToYaml(back));
     }
 }
+
+/// <summary>
+/// RecipeChecks and the data checks of the trainers: a value out of range is one line naming the recipe key, its value
+/// and where it was set (file:line or the --set argument), never an internal parameter name.
+/// </summary>
+[Collection("GlobalRng")]
+public sealed class RecipeCheckTests : IDisposable
+{
+    readonly DirectoryInfo dir = Directory.CreateTempSubdirectory("sharpen-recipe-check-");
+
+    public void Dispose() => dir.Delete(recursive: true);
+
+    string Yaml(string text)
+    {
+        var path = Path.Combine(dir.FullName, "recipe.yaml");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    static string Fails(Recipe r) => Assert.Throws<ConfigException>(() => RecipeChecks.Validate(r)).Message;
+
+    [Theory]
+    [InlineData("train.micro_batch_size=0", "must be ≥ 1")]
+    [InlineData("train.max_steps=0", "must be ≥ 1")]
+    [InlineData("train.grad_accum_steps=0", "must be ≥ 1")]
+    [InlineData("train.lr=-1", "must be a finite number ≥ 0")]
+    [InlineData("train.lr=.inf", "must be a finite number ≥ 0")]
+    [InlineData("train.lr=.nan", "must be a finite number ≥ 0")]
+    [InlineData("train.beta2=1", "must lie in [0, 1)")]
+    [InlineData("train.warmup_steps=200", "must not exceed train.max_steps = 100 (the cosine schedule decays after the warm-up)")]
+    [InlineData("train.min_lr_ratio=2", "must lie in [0, 1]")]
+    [InlineData("train.schedule=step", "must be constant, linear or cosine")]
+    [InlineData("train.threads=-2", "must be ≥ 0 (0: every core)")]
+    [InlineData("train.keep_checkpoints=0", "must be ≥ 1")]
+    [InlineData("data.eval_fraction=1", "must lie in [0, 1)")]
+    [InlineData("data.digits=19", "must lie in 1..18 for builtin:arithmetic")]
+    [InlineData("data.on_bad_record=ignore", "must be error or skip")]
+    [InlineData("model.max_length=0", "must be ≥ 1")]
+    [InlineData("model.heads=3", "must be a multiple of model.kv_heads = 2")]
+    [InlineData("model.hidden=12", "divided by model.heads = 4 must give an even head size ≥ 2 (RoPE rotates pairs of dimensions)")]
+    [InlineData("model.chat_template=vicuna", "must be empty or one of chatml, llama3, plain")]
+    [InlineData("method=ppo", "must be one of sft, preference, reward, online")]
+    [InlineData("preference.label_smoothing=0.5", "must lie in [0, 0.5)")]
+    [InlineData("reward.heads=0", "must be ≥ 1")]
+    public void OutOfRangeSet_NamesTheSetArgument(string set, string problem)
+    {
+        var message = Fails(ConfigBinder.Load<Recipe>(null, [set]));
+        Assert.Equal($"--set {set}: {problem}", message);
+    }
+
+    [Fact]
+    public void OutOfRangeYamlValue_NamesFileLineKeyAndValue()
+    {
+        var path = Yaml("name: x\ntrain:\n  max_steps: 50\n  micro_batch_size: 0\n");
+        var e = Assert.Throws<ConfigException>(() => RecipeChecks.Validate(ConfigBinder.Load<Recipe>(path, [])));
+        Assert.Equal($"{path}:4: train.micro_batch_size = 0: must be ≥ 1", e.Message);
+        Assert.Equal((path, 4, "train.micro_batch_size"), (e.File, e.Line, e.Key));
+
+        // The key at fault is the one checked, wherever the other side of the comparison was set.
+        path = Yaml("train:\n  warmup_steps: 10\n");
+        Assert.Equal($"{path}:2: train.warmup_steps = 10: must not exceed train.max_steps = 5 (the cosine schedule decays after the warm-up)",
+            Fails(ConfigBinder.Load<Recipe>(path, ["train.max_steps=5"])));
+        // A default names the recipe file; a recipe built in code has no origin.
+        Assert.Equal(path, ConfigBinder.Origin(ConfigBinder.Load<Recipe>(path, []), "train.lr"));
+        Assert.Equal("train.micro_batch_size = 0: must be ≥ 1", Fails(new Recipe { Train = new() { MicroBatchSize = 0 } }));
+    }
+
+    [Fact]
+    public void EveryRecipeInTheTreePassesTheChecks()
+    {
+        var recipes = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "recipes");
+        var files = Directory.GetFiles(recipes, "*.yaml");
+        Assert.NotEmpty(files);
+        foreach (var f in files) RecipeChecks.Validate(ConfigBinder.Load<Recipe>(f, []));
+    }
+
+    [Fact]
+    public void DataEveryExampleOfWhichIsTruncatedToNothing_IsAnErrorSayingHowMany()
+    {
+        var r = ConfigBinder.Load<Recipe>(null, ["data.builtin_size=40", "data.eval_fraction=0.25", "model.layers=1", "model.hidden=16",
+                                                 "model.heads=2", "model.kv_heads=1", "model.max_length=1", $"runs_dir={dir.FullName}"]);
+        var e = Assert.Throws<ConfigException>(() => Trainers.Registry.Get("sft")(r, dir.FullName, TextWriter.Null));
+        Assert.Equal("--set model.max_length=1: all 30 training examples of builtin:arithmetic are truncated to nothing " +
+                     "(no completion token left to train on or score); raise model.max_length", e.Message);
+
+        var log = new StringWriter();
+        ModelSetup.CheckTruncation(r, "eval", 10, 3, log);
+        Assert.Equal("data: warning: 3 of 10 eval examples of builtin:arithmetic have no completion token left after truncation " +
+                     "to model.max_length = 1; they add nothing to the loss", log.ToString().Trim());
+    }
+
+    [Fact]
+    public void DataPathThatIsADirectoryOrMissing_NamesTheRecipeKey()
+    {
+        var r = ConfigBinder.Load<Recipe>(null, [$"data.train={dir.FullName}"]);
+        Assert.Equal($"--set data.train={dir.FullName}: is a directory, not a JSONL file",
+            Assert.Throws<ConfigException>(() => ModelSetup.Split(r, TextWriter.Null)).Message);
+        var path = Yaml($"data:\n  train: {dir.FullName}/none.jsonl\n");
+        Assert.Equal($"{path}:2: data.train = {dir.FullName}/none.jsonl: no such file (a JSONL file, or builtin:… data)",
+            Assert.Throws<ConfigException>(() => ModelSetup.Split(ConfigBinder.Load<Recipe>(path, []), TextWriter.Null)).Message);
+    }
+}

@@ -184,37 +184,41 @@ public sealed class SafetensorsTests : IDisposable
         Assert.Equal([-1L, 1L << 40, 7], ids.ToArray<long>());
     }
 
+    // Each malformed header gives "<file>: [tensor '<name>': ]<problem>", the tensor named whenever one is at fault.
     [Theory]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}""", 8, "not valid JSON")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} x""", 8, "not valid JSON")]
-    [InlineData(""" {"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 8, "does not start with '{'")]
-    [InlineData("""{"a":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}}""", 8, "tensor 'a' has unknown dtype 'F128'")]
-    [InlineData("""{"a":{"shape":[2],"data_offsets":[0,8]}}""", 8, "tensor 'a' has no \"dtype\"")]
-    [InlineData("""{"a":{"dtype":"F32","data_offsets":[0,8]}}""", 8, "tensor 'a' has no \"shape\"")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2]}}""", 8, "tensor 'a' has no \"data_offsets\"")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}""", 8, "must be [begin, end]")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", 8, "non-negative integers, found -2")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}""", 8, "non-negative integers, found 2.5")]
-    [InlineData("""{"a":[1,2]}""", 8, "tensor 'a': its entry is Array")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", 8, "tensor 'a': data_offsets [0, 8] span 8 bytes but shape [3] of F32 needs 12")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", 8, "ends before it begins")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}""", 8, null, "the header is not valid JSON (")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} x""", 8, null, "the header is not valid JSON (")]
+    [InlineData(""" {"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 8, null, "the header does not start with '{'")]
+    [InlineData("""{"a":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}}""", 8, "a", "unknown dtype 'F128' (known: BOOL, U8,")]
+    [InlineData("""{"a":{"shape":[2],"data_offsets":[0,8]}}""", 8, "a", "has no \"dtype\"")]
+    [InlineData("""{"a":{"dtype":"F32","data_offsets":[0,8]}}""", 8, "a", "has no \"shape\"")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2]}}""", 8, "a", "has no \"data_offsets\"")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}""", 8, "a", "\"data_offsets\" must be [begin, end], not 1 numbers")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", 8, "a", "\"shape\" must hold non-negative integers, found -2")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}""", 8, "a", "\"shape\" must hold non-negative integers, found 2.5")]
+    [InlineData("""{"a":[1,2]}""", 8, "a", "its entry is Array, not an object")]
+    [InlineData("""{"a":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 8, "a", "its entry names 'dtype' twice")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", 8, "a", "data_offsets [0, 8] span 8 bytes but shape [3] of F32 needs 12")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", 8, "a", "data_offsets [8, 0] ends before it begins")]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12,
-        "tensors 'a' [0, 8] and 'b' [4, 12] overlap")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12, "bytes [0, 4) of the data section belong to no tensor")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 12, "holds 12 bytes but the tensors cover only 8")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 5, "tensor 'a': data_offsets [0, 8] reach past the data section, which holds 5 bytes")]
-    [InlineData("""{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}}""", 1, "not a whole number of bytes")]
-    [InlineData("""{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,1]}}""", 1, "is too large")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 8, "the header names 'a' twice")]
-    [InlineData("""{"__metadata__":{"step":3}}""", 0, "metadata value 'step' is Number")]
-    [InlineData("""{"__metadata__":["x"]}""", 0, "\"__metadata__\" must be an object")]
-    public void MalformedHeaderIsRejectedWithAMessageNamingTheProblem(string header, int dataBytes, string problem)
+        "b", "data_offsets [4, 12] overlap those of tensor 'a' [0, 8]")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12, null, "bytes [0, 4) of the data section belong to no tensor")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 12, null, "the data section holds 12 bytes but the tensors cover only 8; the last 4 belong to no tensor")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 5, "a",
+        "data_offsets [0, 8] reach past the data section, which holds 5 bytes (truncated file or wrong offsets)")]
+    [InlineData("""{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}}""", 1, "a", "shape [3] of F4 is not a whole number of bytes")]
+    [InlineData("""{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,1]}}""", 1, "a", "shape [4294967296, 4294967296] is too large")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 8, "a", "the header lists this tensor twice")]
+    [InlineData("""{"__metadata__":{"step":3}}""", 0, null, "metadata value 'step' is Number, but metadata values must be strings")]
+    [InlineData("""{"__metadata__":["x"]}""", 0, null, "\"__metadata__\" must be an object of strings")]
+    public void MalformedHeaderIsRejectedWithAMessageNamingFileTensorAndProblem(string header, int dataBytes, string? tensor, string problem)
     {
         var path = WriteRaw("bad.safetensors", header, new byte[dataBytes]);
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsFile.Open(path));
-        Assert.Contains(problem, e.Message);
-        Assert.Contains(path, e.Message);
-        Assert.Equal(path, e.FilePath);
+        Assert.StartsWith($"{path}: {(tensor is null ? "" : $"tensor '{tensor}': ")}{problem}", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal((path, tensor), (e.FilePath, e.Tensor));
+        Assert.IsAssignableFrom<InputException>(e);   // what the CLI prints as one line, exit 1
     }
 
     [Fact]
@@ -247,7 +251,7 @@ public sealed class SafetensorsTests : IDisposable
             return Assert.Throws<SafetensorsException>(() => SafetensorsFile.Open(path)).Message;
         }
 
-        Assert.Contains("0 bytes long, shorter than the 8-byte header length", MessageAt(0));
+        Assert.Equal($"{path}: the file is 0 bytes long, shorter than the 8-byte header length", MessageAt(0));
         Assert.Contains("7 bytes long, shorter than the 8-byte header length", MessageAt(7));
         Assert.Contains($"the header length says {n} bytes but only {n / 2} bytes follow it", MessageAt(8 + n / 2));
         Assert.Contains("tensor 'w': data_offsets [0, 16] reach past the data section, which holds 0 bytes", MessageAt(8 + n));
@@ -270,7 +274,8 @@ public sealed class SafetensorsTests : IDisposable
             return Assert.Throws<SafetensorsException>(() => SafetensorsFile.Open(path)).Message;
         }
 
-        Assert.Contains($"the header length says {ulong.MaxValue} bytes but only {good.Length - 8} bytes follow it", MessageWith(ulong.MaxValue));
+        Assert.Equal($"{path}: the header length says {ulong.MaxValue} bytes but only {good.Length - 8} bytes follow it (truncated or corrupt file)",
+            MessageWith(ulong.MaxValue));
         Assert.Contains("does not start with '{'", MessageWith(0));
         Assert.Contains("not valid JSON", MessageWith(n - 9));   // cuts the closing brace off
         Assert.Contains("not valid JSON", MessageWith(n + 1));   // a zero data byte joins the header

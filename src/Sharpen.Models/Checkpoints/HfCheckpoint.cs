@@ -68,8 +68,9 @@ public static class HfCheckpoint
 
     /// <summary>
     /// Copies the checkpoint's tensors into <paramref name="model"/>'s parameters (converting dtype, e.g. bf16 → float32).
-    /// Missing, unexpected or ill-shaped tensors are errors that name them; tensors named in <paramref name="dropNames"/>
-    /// are ignored, and those in <paramref name="keepInitialised"/> may be absent (they keep their current values).
+    /// Missing, unexpected, ill-shaped or non-finite (NaN, ±∞) tensors are <see cref="InputException"/>s naming the file
+    /// and tensor; tensors named in <paramref name="dropNames"/> are ignored, and those in <paramref name="keepInitialised"/>
+    /// may be absent (they keep their current values).
     /// </summary>
     public static void LoadWeights(Module model, string dir, IEnumerable<string>? dropNames = null, IEnumerable<string>? keepInitialised = null)
     {
@@ -89,17 +90,19 @@ public static class HfCheckpoint
                     if (drop.Contains(name) || IgnoredSuffixes.Any(name.EndsWith)) continue;
                     if (!expected.TryGetValue(name, out var target)) { unexpected.Add(name); continue; }
                     var entry = st[name];
+                    InputException Bad(string problem) => new(file, 0, $"tensor '{name}'", problem);
                     if (!entry.Shape.SequenceEqual(target.Shape))
-                        throw new InvalidDataException(
-                            $"{file}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", target.Shape)}]");
+                        throw Bad($"has shape [{string.Join(", ", entry.Shape)}], but config.json makes it [{string.Join(", ", target.Shape)}]");
+                    if (entry.DType is null) throw Bad($"has dtype {entry.DTypeName}, which libtorch here cannot load");
                     using var value = entry.ToTensor();
+                    if (NonFinite(value) is > 0 and var bad) throw Bad($"{bad} of its {value.Numel} values are NaN or infinite");
                     using (Torch.NoGrad()) target.Copy_(value);
                     seen.Add(name);
                 }
             }
             var missing = expected.Keys.Where(k => !seen.Contains(k) && !optional.Contains(k)).ToList();
             if (missing.Count > 0 || unexpected.Count > 0)
-                throw new InvalidDataException($"checkpoint {dir} does not match the model:" +
+                throw new InputException(dir, 0, null, "the weights do not match config.json:" +
                     (missing.Count > 0 ? $" missing tensors: {string.Join(", ", missing)};" : "") +
                     (unexpected.Count > 0 ? $" unexpected tensors: {string.Join(", ", unexpected)}" : ""));
         }
@@ -107,6 +110,15 @@ public static class HfCheckpoint
         {
             foreach (var t in expected.Values) t.Dispose();
         }
+    }
+
+    // How many elements of a floating-point tensor are NaN or ±∞ (0 for integer tensors).
+    static long NonFinite(Tensor t)
+    {
+        if (t.DType is not (DType.Float16 or DType.BFloat16 or DType.Float32 or DType.Float64)) return 0;
+        using var finite = t.IsFinite();
+        using var count = finite.Sum();
+        return t.Numel - count.ToInt64();
     }
 
     /// <summary>The safetensors files of a checkpoint directory (one file, or the shards its index names).</summary>

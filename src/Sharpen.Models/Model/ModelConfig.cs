@@ -76,20 +76,23 @@ public sealed class ModelConfig
     public void SetEosTokenIds(params int[] ids) =>
         EosTokenIdRaw = ids.Length == 1 ? JsonSerializer.SerializeToElement(ids[0]) : JsonSerializer.SerializeToElement(ids);
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, AllowDuplicateProperties = false,
+    };
 
-    /// <summary>Reads and validates a config.json.</summary>
+    /// <summary>Reads and validates a config.json; a malformed or unsupported one is an <see cref="InputException"/> naming the file.</summary>
     public static ModelConfig Load(string path)
     {
         ModelConfig c;
         try
         {
             c = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(path), Json)
-                ?? throw new InvalidDataException($"{path}: empty config");
+                ?? throw new InputException(path, 0, null, "empty config (null)");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: invalid config.json: {e.Message}", e);
+            throw InputException.InvalidJson(path, e);
         }
         c.Validate(path);
         return c;
@@ -106,10 +109,10 @@ public sealed class ModelConfig
     public void Validate(string source = "config")
     {
         if (!SupportedModelTypes.Contains(ModelType))
-            throw new InvalidDataException($"{source}: unknown model_type '{ModelType}'; supported: {string.Join(", ", SupportedModelTypes)}");
+            throw new InputException(source, 0, null, $"unknown model_type '{ModelType}'; supported: {string.Join(", ", SupportedModelTypes)}");
         void Positive(string name, int v)
         {
-            if (v <= 0) throw new InvalidDataException($"{source}: {name} must be positive, got {v}");
+            if (v <= 0) throw new InputException(source, 0, null, $"{name} must be positive, got {v}");
         }
         Positive("vocab_size", VocabSize);
         Positive("hidden_size", HiddenSize);
@@ -119,10 +122,10 @@ public sealed class ModelConfig
         Positive("num_key_value_heads", KvHeads);
         Positive("head_dim", HeadDim);
         if (NumAttentionHeads % KvHeads != 0)
-            throw new InvalidDataException($"{source}: num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({KvHeads})");
-        if (HeadDim % 2 != 0) throw new InvalidDataException($"{source}: head_dim must be even for RoPE, got {HeadDim}");
+            throw new InputException(source, 0, null, $"num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({KvHeads})");
+        if (HeadDim % 2 != 0) throw new InputException(source, 0, null, $"head_dim must be even for RoPE, got {HeadDim}");
         if (HiddenAct is not ("silu" or "gelu" or "gelu_pytorch_tanh"))
-            throw new InvalidDataException($"{source}: unsupported hidden_act '{HiddenAct}' (silu, gelu, gelu_pytorch_tanh)");
+            throw new InputException(source, 0, null, $"unsupported hidden_act '{HiddenAct}' (silu, gelu, gelu_pytorch_tanh)");
         RopeScaling?.Validate(source);
     }
 
@@ -152,7 +155,7 @@ public sealed class RopeScaling
     internal void Validate(string source)
     {
         if (Kind is not ("linear" or "llama3" or "default"))
-            throw new InvalidDataException($"{source}: unsupported rope_scaling type '{Kind}' (linear, llama3)");
-        if (Factor <= 0) throw new InvalidDataException($"{source}: rope_scaling.factor must be positive");
+            throw new InputException(source, 0, null, $"unsupported rope_scaling type '{Kind}' (linear, llama3)");
+        if (Factor <= 0) throw new InputException(source, 0, null, $"rope_scaling.factor must be positive");
     }
 }

@@ -86,43 +86,43 @@ public sealed class BpeTokenizer : ITokenizer
 
     BpeTokenizer(JsonObject root, JsonNode? config, string source)
     {
-        var model = root["model"] as JsonObject ?? throw new InvalidDataException($"{source}: no \"model\"");
+        var model = root["model"] as JsonObject ?? throw new InputException(source, 0, null, "no \"model\"");
         var type = model["type"]?.GetValue<string>() ?? "BPE";
-        if (type != "BPE") throw new NotSupportedException($"{source}: model type \"{type}\" is not supported (only byte-level \"BPE\")");
+        if (type != "BPE") throw new InputException(source, 0, null, $"model type \"{type}\" is not supported (only byte-level \"BPE\")");
         if (model["byte_fallback"]?.GetValue<bool>() == true)
-            throw new NotSupportedException($"{source}: BPE with byte_fallback (SentencePiece style) is not supported, only byte-level BPE");
+            throw new InputException(source, 0, null, "BPE with byte_fallback (SentencePiece style) is not supported, only byte-level BPE");
         foreach (var key in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
             if (model[key] is JsonValue v && v.GetValue<string>() is { Length: > 0 } s)
-                throw new NotSupportedException($"{source}: BPE {key} \"{s}\" is not supported");
+                throw new InputException(source, 0, null, $"BPE {key} \"{s}\" is not supported");
         if (model["dropout"] is JsonValue d && d.GetValue<double>() > 0)
-            throw new NotSupportedException($"{source}: BPE dropout is not supported");
+            throw new InputException(source, 0, null, "BPE dropout is not supported");
         ignoreMerges = model["ignore_merges"]?.GetValue<bool>() ?? false;
         unkToken = model["unk_token"]?.GetValue<string>();
 
-        var vocabJson = model["vocab"] as JsonObject ?? throw new InvalidDataException($"{source}: model has no \"vocab\" object");
+        var vocabJson = model["vocab"] as JsonObject ?? throw new InputException(source, 0, null, "model has no \"vocab\" object");
         vocab = new Dictionary<string, int>(vocabJson.Count, StringComparer.Ordinal);
         idToToken = new Dictionary<int, string>(vocabJson.Count);
         foreach (var (token, id) in vocabJson)
         {
-            vocab[token] = id!.GetValue<int>();
+            vocab[token] = id?.GetValue<int>() ?? throw new InputException(source, 0, null, $"vocab entry \"{token}\" has no id");
             idToToken[vocab[token]] = token;
         }
 
-        var mergesJson = model["merges"] as JsonArray ?? throw new InvalidDataException($"{source}: model has no \"merges\" list");
+        var mergesJson = model["merges"] as JsonArray ?? throw new InputException(source, 0, null, "model has no \"merges\" list");
         merges = new List<(string, string)>(mergesJson.Count);
         mergeOf = new Dictionary<long, (int, int)>(mergesJson.Count);
         foreach (var m in mergesJson)
         {
             var (left, right) = m switch
             {
-                JsonArray { Count: 2 } pair => (pair[0]!.GetValue<string>(), pair[1]!.GetValue<string>()),
+                JsonArray { Count: 2 } pair when pair[0] is JsonValue a && pair[1] is JsonValue b => (a.GetValue<string>(), b.GetValue<string>()),
                 JsonValue v when v.GetValue<string>().Split(' ') is [var a, var b] => (a, b),
-                _ => throw new InvalidDataException($"{source}: merge {m?.ToJsonString()} is neither \"a b\" nor [a, b]"),
+                _ => throw new InputException(source, 0, null, $"merge {m?.ToJsonString()} is neither \"a b\" nor [a, b]"),
             };
             var rank = merges.Count;
             merges.Add((left, right));
             if (!vocab.TryGetValue(left, out var l) || !vocab.TryGetValue(right, out var r) || !vocab.TryGetValue(left + right, out var id))
-                throw new InvalidDataException($"{source}: merge \"{left} {right}\" uses or makes a token missing from the vocab");
+                throw new InputException(source, 0, null, $"merge \"{left} {right}\" uses or makes a token missing from the vocab");
             mergeOf.TryAdd(Pair(l, r), (rank, id));
         }
 
@@ -140,7 +140,7 @@ public sealed class BpeTokenizer : ITokenizer
         steps = [];
         ParsePreTokenizer(preTokenizerJson, source);
         if (steps.Count == 0 || steps[^1] is not ByteLevelStep || steps.Count(s => s is ByteLevelStep) > 1)
-            throw new NotSupportedException($"{source}: the pre-tokenizer must end with one ByteLevel step (byte-level BPE)");
+            throw new InputException(source, 0, null, "the pre-tokenizer must end with one ByteLevel step (byte-level BPE)");
         SplitPattern = steps[0] switch { SplitStep s => s.Regex.Pattern, ByteLevelStep { UseRegex: true } => SplitPatterns.Gpt2, _ => null };
         var prefix = new List<int>();
         var suffix = new List<int>();
@@ -159,18 +159,22 @@ public sealed class BpeTokenizer : ITokenizer
     {
         var file = Directory.Exists(path) ? Path.Combine(path, "tokenizer.json") : path;
         var configFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "tokenizer_config.json");
-        var config = File.Exists(configFile) ? File.ReadAllText(configFile) : null;
-        return FromJson(File.ReadAllText(file), config, file);
+        var config = File.Exists(configFile) ? TokenizerJson.Parse(File.ReadAllText(configFile), configFile) : null;
+        return Load(File.ReadAllText(file), config, file);
     }
 
     /// <summary>
     /// Loads from the text of a tokenizer.json. <paramref name="configJson"/> is an optional tokenizer_config.json
-    /// whose bos_token/eos_token/pad_token are used; without it they are guessed from usual names.
+    /// whose bos_token/eos_token/pad_token are used; without it they are guessed from usual names. Malformed or
+    /// unsupported content is an <see cref="InputException"/> naming <paramref name="source"/>.
     /// </summary>
-    public static BpeTokenizer FromJson(string json, string? configJson = null, string source = "tokenizer.json")
+    public static BpeTokenizer FromJson(string json, string? configJson = null, string source = "tokenizer.json") =>
+        Load(json, configJson is null ? null : TokenizerJson.Parse(configJson, "tokenizer_config.json"), source);
+
+    static BpeTokenizer Load(string json, JsonObject? config, string source)
     {
-        var root = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: not a JSON object");
-        return new BpeTokenizer(root, configJson is null ? null : JsonNode.Parse(configJson), source);
+        var root = TokenizerJson.Parse(json, source);
+        return TokenizerJson.Guard(source, () => new BpeTokenizer(root, config, source));
     }
 
     /// <summary>
@@ -371,7 +375,7 @@ public sealed class BpeTokenizer : ITokenizer
         "NFKC" => [NormalizationForm.FormKC],
         "NFKD" => [NormalizationForm.FormKD],
         "Sequence" => (node["normalizers"] as JsonArray ?? []).SelectMany(n => ParseNormalizer(n, source)).ToArray(),
-        var t => throw new NotSupportedException($"{source}: normalizer \"{t}\" is not supported (NFC, NFD, NFKC, NFKD or a Sequence of them)"),
+        var t => throw new InputException(source, 0, null, $"normalizer \"{t}\" is not supported (NFC, NFD, NFKC, NFKD or a Sequence of them)"),
     };
 
     void ParsePreTokenizer(JsonNode? node, string source)
@@ -389,14 +393,14 @@ public sealed class BpeTokenizer : ITokenizer
             case "Split":
                 var behavior = node["behavior"]?.GetValue<string>();
                 if (behavior is not ("Isolated" or "Removed") || node["invert"]?.GetValue<bool>() == true)
-                    throw new NotSupportedException($"{source}: Split behavior \"{behavior}\"{(node["invert"]?.GetValue<bool>() == true ? " with invert" : "")} is not supported (Isolated or Removed)");
+                    throw new InputException(source, 0, null, $"Split behavior \"{behavior}\"{(node["invert"]?.GetValue<bool>() == true ? " with invert" : "")} is not supported (Isolated or Removed)");
                 var pattern = node["pattern"]?["Regex"]?.GetValue<string>()
                               ?? System.Text.RegularExpressions.Regex.Escape(node["pattern"]?["String"]?.GetValue<string>()
-                                                                            ?? throw new InvalidDataException($"{source}: Split has no pattern"));
+                                                                            ?? throw new InputException(source, 0, null, "Split has no pattern"));
                 steps.Add(new SplitStep(new SplitRegex(pattern), behavior == "Removed"));
                 return;
             case var t:
-                throw new NotSupportedException($"{source}: pre-tokenizer \"{t}\" is not supported (ByteLevel, Split, Sequence)");
+                throw new InputException(source, 0, null, $"pre-tokenizer \"{t}\" is not supported (ByteLevel, Split, Sequence)");
         }
     }
 
@@ -415,14 +419,14 @@ public sealed class BpeTokenizer : ITokenizer
                 {
                     if (item?["Sequence"] is not null) { seen = true; continue; }
                     var name = item?["SpecialToken"]?["id"]?.GetValue<string>()
-                               ?? throw new InvalidDataException($"{source}: TemplateProcessing item {item?.ToJsonString()} is not understood");
+                               ?? throw new InputException(source, 0, null, $"TemplateProcessing item {item?.ToJsonString()} is not understood");
                     var ids = node["special_tokens"]?[name]?["ids"] as JsonArray
-                              ?? throw new InvalidDataException($"{source}: TemplateProcessing names \"{name}\" but does not list its ids");
-                    (seen ? suffix : prefix).AddRange(ids.Select(i => i!.GetValue<int>()));
+                              ?? throw new InputException(source, 0, null, $"TemplateProcessing names \"{name}\" but does not list its ids");
+                    (seen ? suffix : prefix).AddRange(ids.Select(i => i?.GetValue<int>() ?? throw new InputException(source, 0, null, $"TemplateProcessing lists a null id for \"{name}\"")));
                 }
                 return;
             case var t:
-                throw new NotSupportedException($"{source}: post-processor \"{t}\" is not supported (ByteLevel, TemplateProcessing, Sequence)");
+                throw new InputException(source, 0, null, $"post-processor \"{t}\" is not supported (ByteLevel, TemplateProcessing, Sequence)");
         }
     }
 
@@ -431,6 +435,6 @@ public sealed class BpeTokenizer : ITokenizer
         var type = node?["type"]?.GetValue<string>();
         if (type == "Sequence" && (node!["decoders"] as JsonArray ?? []).All(d => d?["type"]?.GetValue<string>() == "ByteLevel")) return;
         if (type != "ByteLevel")
-            throw new NotSupportedException($"{source}: decoder \"{type ?? "null"}\" is not supported (ByteLevel)");
+            throw new InputException(source, 0, null, $"decoder \"{type ?? "null"}\" is not supported (ByteLevel)");
     }
 }

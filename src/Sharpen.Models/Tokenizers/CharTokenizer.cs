@@ -66,28 +66,39 @@ public sealed class CharTokenizer : ITokenizer
     }
 
     /// <summary>Loads a tokenizer.json written by <see cref="Save"/> (or a directory holding one).</summary>
-    public static CharTokenizer FromFile(string path) =>
-        FromJson(File.ReadAllText(Directory.Exists(path) ? Path.Combine(path, "tokenizer.json") : path), path);
+    public static CharTokenizer FromFile(string path)
+    {
+        var file = Directory.Exists(path) ? Path.Combine(path, "tokenizer.json") : path;
+        return FromJson(File.ReadAllText(file), file);
+    }
 
-    /// <summary>Loads from the text of a tokenizer.json with a character-level WordLevel model.</summary>
+    /// <summary>
+    /// Loads from the text of a tokenizer.json with a character-level WordLevel model; anything else is an
+    /// <see cref="InputException"/> naming <paramref name="source"/>.
+    /// </summary>
     public static CharTokenizer FromJson(string json, string source = "tokenizer.json")
     {
-        var root = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: not a JSON object");
-        var model = root["model"] as JsonObject ?? throw new InvalidDataException($"{source}: no \"model\"");
+        var root = TokenizerJson.Parse(json, source);
+        return TokenizerJson.Guard(source, () => FromJson(root, source));
+    }
+
+    static CharTokenizer FromJson(JsonObject root, string source)
+    {
+        var model = root["model"] as JsonObject ?? throw new InputException(source, 0, null, "no \"model\"");
         if (model["type"]?.GetValue<string>() is var type && type != ModelType)
-            throw new NotSupportedException($"{source}: model type \"{type}\" is not a character tokenizer ({ModelType})");
+            throw new InputException(source, 0, null, $"model type \"{type}\" is not a character tokenizer ({ModelType})");
         var pattern = root["pre_tokenizer"]?["pattern"]?["Regex"]?.GetValue<string>();
         if (pattern != EveryCharacter)
-            throw new NotSupportedException($"{source}: only WordLevel models that split every character ({EveryCharacter}) are supported");
+            throw new InputException(source, 0, null, $"only WordLevel models that split every character ({EveryCharacter}) are supported");
         var specialNames = (root["added_tokens"] as JsonArray ?? []).Select(n => AddedToken.FromJson(n!))
             .Where(t => t.Special).Select(t => t.Content).ToHashSet();
-        var vocab = (model["vocab"] as JsonObject ?? throw new InvalidDataException($"{source}: model has no \"vocab\""))
-            .Select(kv => (Token: kv.Key, Id: kv.Value!.GetValue<int>())).OrderBy(e => e.Id).ToList();
+        var vocab = (model["vocab"] as JsonObject ?? throw new InputException(source, 0, null, "model has no \"vocab\""))
+            .Select(kv => (Token: kv.Key, Id: kv.Value?.GetValue<int>() ?? throw new InputException(source, 0, null, $"vocab entry \"{kv.Key}\" has no id"))).OrderBy(e => e.Id).ToList();
         for (var i = 0; i < vocab.Count; i++)
         {
-            if (vocab[i].Id != i) throw new InvalidDataException($"{source}: vocab ids are not 0..{vocab.Count - 1}");
+            if (vocab[i].Id != i) throw new InputException(source, 0, null, $"vocab ids are not 0..{vocab.Count - 1}");
             if (!specialNames.Contains(vocab[i].Token) && vocab[i].Token.EnumerateRunes().Count() != 1)
-                throw new InvalidDataException($"{source}: vocab entry \"{vocab[i].Token}\" is neither special nor one character");
+                throw new InputException(source, 0, null, $"vocab entry \"{vocab[i].Token}\" is neither special nor one character");
         }
         return new CharTokenizer(vocab.Select(e => e.Token).ToArray(), vocab.Select(e => specialNames.Contains(e.Token)).ToArray());
     }

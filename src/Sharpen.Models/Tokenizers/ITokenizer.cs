@@ -49,12 +49,14 @@ public static class TokenizerLoader
     /// Loads <paramref name="path"/> (a tokenizer.json, or a directory holding one): a byte-level BPE
     /// model gives a <see cref="BpeTokenizer"/>, a character-level WordLevel model a <see cref="CharTokenizer"/>.
     /// </summary>
+    /// <exception cref="InputException">The file is missing, is not valid JSON, or describes a tokenizer Sharpen cannot
+    /// load; the message names the file (and the line, for bad JSON).</exception>
     public static ITokenizer Load(string path)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, "tokenizer.json") : path;
-        var root = JsonNode.Parse(File.ReadAllText(file)) as JsonObject
-                   ?? throw new InvalidDataException($"{file}: not a JSON object");
-        var type = root["model"]?["type"]?.GetValue<string>();
+        if (!File.Exists(file)) throw new InputException(file, 0, null, "no such tokenizer file");
+        var root = TokenizerJson.Parse(File.ReadAllText(file), file);
+        var type = TokenizerJson.Guard(file, () => root["model"]?["type"]?.GetValue<string>());
         return type == CharTokenizer.ModelType ? CharTokenizer.FromFile(file) : BpeTokenizer.FromFile(file);
     }
 }
@@ -76,10 +78,13 @@ public sealed record AddedToken(int Id, string Content, bool Special, bool Singl
 
     /// <summary>Reads an entry of tokenizer.json's <c>added_tokens</c> list.</summary>
     public static AddedToken FromJson(JsonNode node) => new(
-        node["id"]!.GetValue<int>(), node["content"]!.GetValue<string>(), Flag(node, "special"),
+        Required(node, "id").GetValue<int>(), Required(node, "content").GetValue<string>(), Flag(node, "special"),
         Flag(node, "single_word"), Flag(node, "lstrip"), Flag(node, "rstrip"), Flag(node, "normalized"));
 
     static bool Flag(JsonNode node, string name) => node[name]?.GetValue<bool>() ?? false;
+
+    static JsonNode Required(JsonNode node, string name) =>
+        node[name] ?? throw new InvalidDataException($"an added_tokens entry has no \"{name}\": {node.ToJsonString()}");
 }
 
 /// <summary>Finds added tokens in text: at each position the longest one that matches, leftmost first.</summary>
@@ -128,6 +133,42 @@ internal static class TokenizerJson
     {
         WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
+
+    /// <summary>
+    /// The JSON object in <paramref name="text"/> read from <paramref name="source"/>: invalid JSON, a key given twice in
+    /// one object, or anything but an object at the top is an <see cref="InputException"/> naming the file and line.
+    /// </summary>
+    public static JsonObject Parse(string text, string source)
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
+        }
+        catch (JsonException e)
+        {
+            throw InputException.InvalidJson(source, e);
+        }
+        return node as JsonObject ?? throw new InputException(source, 0, null, "not a JSON object");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="read"/> (code reading the parsed JSON of <paramref name="source"/>), turning the errors of
+    /// ill-typed or malformed values — a string where a number belongs, a missing id, an unsupported regex — into an
+    /// <see cref="InputException"/> naming the file.
+    /// </summary>
+    public static T Guard<T>(string source, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidDataException or ArgumentException)
+        {
+            var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
+            throw new InputException(source, 0, null, message.ReplaceLineEndings(" "), e);
+        }
+    }
 
     /// <summary>Writes <paramref name="node"/> to <paramref name="path"/>.</summary>
     public static void Write(JsonNode node, string path) => File.WriteAllText(path, node.ToJsonString(options));

@@ -121,7 +121,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     static (Dictionary<string, string> Metadata, List<Info> Tensors) ParseHeader(string path, ReadOnlySpan<byte> header)
     {
-        SafetensorsException Bad(string problem) => new(path, problem);
+        SafetensorsException Bad(string problem, string? tensor = null) => new(path, problem, tensor);
         if (header.Length == 0 || header[0] != (byte)'{') throw Bad("the header does not start with '{'");
         if (!Utf8.IsValid(header)) throw Bad("the header is not valid UTF-8");
         JsonDocument doc;
@@ -137,7 +137,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         {
             var metadata = new Dictionary<string, string>();
             var tensors = new List<Info>();
-            foreach (var p in Properties(doc.RootElement, "the header", Bad))
+            foreach (var p in Properties(doc.RootElement, "the header", null, Bad))
             {
                 if (p.Name != Safetensors.MetadataKey)
                 {
@@ -145,7 +145,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                     continue;
                 }
                 if (p.Value.ValueKind != JsonValueKind.Object) throw Bad($"\"{Safetensors.MetadataKey}\" must be an object of strings");
-                foreach (var m in Properties(p.Value, $"\"{Safetensors.MetadataKey}\"", Bad))
+                foreach (var m in Properties(p.Value, $"\"{Safetensors.MetadataKey}\"", null, Bad))
                     metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String
                         ? m.Value.GetString()!
                         : throw Bad($"metadata value '{m.Name}' is {m.Value.ValueKind}, but metadata values must be strings");
@@ -155,43 +155,46 @@ public sealed unsafe class SafetensorsFile : IDisposable
     }
 
     // The properties of a JSON object, rejecting a name given twice (the format forbids duplicate keys).
-    static IEnumerable<JsonProperty> Properties(JsonElement obj, string where, Func<string, SafetensorsException> bad)
+    // A tensor listed twice is named as the tensor at fault; a field given twice, with the tensor it belongs to.
+    static IEnumerable<JsonProperty> Properties(JsonElement obj, string where, string? tensor, Func<string, string?, SafetensorsException> bad)
     {
         var seen = new HashSet<string>();
         foreach (var p in obj.EnumerateObject())
-            yield return seen.Add(p.Name) ? p : throw bad($"{where} names '{p.Name}' twice");
+            yield return seen.Add(p.Name) ? p
+                : where == "the header" && p.Name != Safetensors.MetadataKey ? throw bad("the header lists this tensor twice", p.Name)
+                : throw bad($"{where} names '{p.Name}' twice", tensor);
     }
 
-    static Info ParseEntry(string name, JsonElement e, Func<string, SafetensorsException> bad)
+    static Info ParseEntry(string name, JsonElement e, Func<string, string?, SafetensorsException> bad)
     {
-        if (e.ValueKind != JsonValueKind.Object) throw bad($"tensor '{name}': its entry is {e.ValueKind}, not an object");
+        if (e.ValueKind != JsonValueKind.Object) throw bad($"its entry is {e.ValueKind}, not an object", name);
         string? dtype = null;
         long[]? shape = null, offsets = null;
-        foreach (var f in Properties(e, $"tensor '{name}'", bad))
+        foreach (var f in Properties(e, "its entry", name, bad))
             switch (f.Name)
             {
-                case "dtype": dtype = f.Value.ValueKind == JsonValueKind.String ? f.Value.GetString() : throw bad($"tensor '{name}': \"dtype\" is not a string"); break;
+                case "dtype": dtype = f.Value.ValueKind == JsonValueKind.String ? f.Value.GetString() : throw bad("\"dtype\" is not a string", name); break;
                 case "shape": shape = Integers(f.Value, name, "shape", bad); break;
                 case "data_offsets": offsets = Integers(f.Value, name, "data_offsets", bad); break;
             }
-        if (dtype is null) throw bad($"tensor '{name}' has no \"dtype\"");
-        if (shape is null) throw bad($"tensor '{name}' has no \"shape\"");
-        if (offsets is null) throw bad($"tensor '{name}' has no \"data_offsets\"");
+        if (dtype is null) throw bad("has no \"dtype\"", name);
+        if (shape is null) throw bad("has no \"shape\"", name);
+        if (offsets is null) throw bad("has no \"data_offsets\"", name);
         if (!Safetensors.Formats.ContainsKey(dtype))
-            throw bad($"tensor '{name}' has unknown dtype '{dtype}' (known: {string.Join(", ", Safetensors.Formats.Keys)})");
-        if (offsets.Length != 2) throw bad($"tensor '{name}': \"data_offsets\" must be [begin, end], not {offsets.Length} numbers");
+            throw bad($"unknown dtype '{dtype}' (known: {string.Join(", ", Safetensors.Formats.Keys)})", name);
+        if (offsets.Length != 2) throw bad($"\"data_offsets\" must be [begin, end], not {offsets.Length} numbers", name);
         return new Info(name, dtype, shape, offsets[0], offsets[1]);
     }
 
-    static long[] Integers(JsonElement a, string name, string field, Func<string, SafetensorsException> bad)
+    static long[] Integers(JsonElement a, string name, string field, Func<string, string?, SafetensorsException> bad)
     {
-        if (a.ValueKind != JsonValueKind.Array) throw bad($"tensor '{name}': \"{field}\" is not an array");
+        if (a.ValueKind != JsonValueKind.Array) throw bad($"\"{field}\" is not an array", name);
         var r = new long[a.GetArrayLength()];
         var i = 0;
         foreach (var x in a.EnumerateArray())
             r[i++] = x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out var v) && v >= 0
                 ? v
-                : throw bad($"tensor '{name}': \"{field}\" must hold non-negative integers, found {x.GetRawText()}");
+                : throw bad($"\"{field}\" must hold non-negative integers, found {x.GetRawText()}", name);
         return r;
     }
 
@@ -203,7 +206,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         foreach (var e in infos)
         {
             var range = $"data_offsets [{e.Begin}, {e.End}]";
-            if (e.End < e.Begin) throw new SafetensorsException(path, $"tensor '{e.Name}': {range} ends before it begins");
+            if (e.End < e.Begin) throw new SafetensorsException(path, $"{range} ends before it begins", e.Name);
             long bits;
             try
             {
@@ -211,21 +214,21 @@ public sealed unsafe class SafetensorsFile : IDisposable
             }
             catch (OverflowException)
             {
-                throw new SafetensorsException(path, $"tensor '{e.Name}': shape [{string.Join(", ", e.Shape)}] is too large");
+                throw new SafetensorsException(path, $"shape [{string.Join(", ", e.Shape)}] is too large", e.Name);
             }
             var what = $"shape [{string.Join(", ", e.Shape)}] of {e.DTypeName}";
-            if (bits % 8 != 0) throw new SafetensorsException(path, $"tensor '{e.Name}': {what} is not a whole number of bytes");
+            if (bits % 8 != 0) throw new SafetensorsException(path, $"{what} is not a whole number of bytes", e.Name);
             if (e.End - e.Begin != bits / 8)
-                throw new SafetensorsException(path, $"tensor '{e.Name}': {range} span {e.End - e.Begin} bytes but {what} needs {bits / 8}");
+                throw new SafetensorsException(path, $"{range} span {e.End - e.Begin} bytes but {what} needs {bits / 8}", e.Name);
             if (e.End > dataBytes)
-                throw new SafetensorsException(path, $"tensor '{e.Name}': {range} reach past the data section, which holds {dataBytes} bytes (truncated file or wrong offsets)");
+                throw new SafetensorsException(path, $"{range} reach past the data section, which holds {dataBytes} bytes (truncated file or wrong offsets)", e.Name);
         }
         Info? previous = null;
         foreach (var e in infos)
         {
             var covered = previous?.End ?? 0;
             if (e.Begin < covered)
-                throw new SafetensorsException(path, $"tensors '{previous!.Name}' [{previous.Begin}, {previous.End}] and '{e.Name}' [{e.Begin}, {e.End}] overlap");
+                throw new SafetensorsException(path, $"data_offsets [{e.Begin}, {e.End}] overlap those of tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]", e.Name);
             if (e.Begin > covered)
                 throw new SafetensorsException(path, $"bytes [{covered}, {e.Begin}) of the data section belong to no tensor");
             previous = e;

@@ -14,36 +14,18 @@ public enum BadRecordPolicy
 /// A record that does not match its format: bad JSON, a missing or ill-typed field, lists of the wrong length.
 /// The message reads <c>file:line: field "name": what is wrong</c>.
 /// </summary>
-public sealed class DataFormatException : Exception
+public sealed class DataFormatException : InputException
 {
-    /// <summary>The file, when known.</summary>
-    public string? File { get; }
-
-    /// <summary>The 1-based line number in <see cref="File"/>, or 0 when unknown.</summary>
-    public int Line { get; }
-
     /// <summary>The field at fault as a path ("messages[2].role"), or null when the line as a whole is bad.</summary>
     public string? Field { get; }
 
     /// <summary>What is wrong, without the location.</summary>
-    public string Detail { get; }
+    public string Detail => Problem;
 
     /// <summary>An error in <paramref name="field"/> (null: the whole record) at <paramref name="file"/>:<paramref name="line"/>.</summary>
     public DataFormatException(string? field, string detail, string? file = null, int line = 0)
-        : base(Format(file, line, field, detail))
-    {
-        File = file;
-        Line = line;
-        Field = field;
-        Detail = detail;
-    }
+        : base(file, line, field is null ? null : $"field \"{field}\"", detail) => Field = field;
 
     /// <summary>The same error located at <paramref name="file"/>:<paramref name="line"/>.</summary>
     public DataFormatException At(string file, int line) => new(Field, Detail, file, line);
-
-    static string Format(string? file, int line, string? field, string detail)
-    {
-        var where = file is null ? "" : line > 0 ? $"{file}:{line}: " : $"{file}: ";
-        return field is null ? where + detail : $"{where}field \"{field}\": {detail}";
-    }
 }

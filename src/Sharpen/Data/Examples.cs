@@ -10,6 +10,31 @@ public sealed record SftExample(int[] Ids, bool[] LossMask)
 {
     /// <summary>Tokens trained on.</summary>
     public int LossTokens => LossMask.Count(m => m);
+
+    /// <summary>
+    /// Whether any token carries a loss: a token is predicted from the one before it, so a masked first token does
+    /// not count. False for an example truncated to nothing.
+    /// </summary>
+    public bool HasLoss => LossMask.Skip(1).Contains(true);
+}
+
+/// <summary>What the preference examples share: whether truncation left every response a token to score.</summary>
+public static class ExampleChecks
+{
+    /// <summary>
+    /// Tokens of a <paramref name="response"/> after <paramref name="prompt"/> that the model scores: all of them, less
+    /// the first when the prompt is empty (nothing predicts it).
+    /// </summary>
+    public static int ScoredTokens(int[] prompt, int[] response) => Math.Max(0, response.Length - (prompt.Length == 0 ? 1 : 0));
+
+    /// <summary>Every response of <paramref name="e"/> keeps a scored token.</summary>
+    public static bool HasLoss(this PairExample e) => ScoredTokens(e.Prompt, e.Chosen) > 0 && ScoredTokens(e.Prompt, e.Rejected) > 0;
+
+    /// <summary>The response of <paramref name="e"/> keeps a scored token.</summary>
+    public static bool HasLoss(this UnpairedExample e) => ScoredTokens(e.Prompt, e.Completion) > 0;
+
+    /// <summary>Every response of <paramref name="e"/> keeps a scored token.</summary>
+    public static bool HasLoss(this ListExample e) => e.Responses.All(x => ScoredTokens(e.Prompt, x) > 0);
 }
 
 /// <summary>

@@ -54,6 +54,11 @@ internal readonly struct JsonFields(JsonObject json, string path = "")
     /// <summary>An optional finite number.</summary>
     public double? OptionalDouble(string name) => json[name] is { } n ? AsDouble(name, n) : null;
 
+    /// <summary>An optional finite number ≥ 0 (a sample weight).</summary>
+    public double? OptionalNonNegative(string name) => OptionalDouble(name) is { } d
+        ? d >= 0 ? d : throw Error(name, $"must be ≥ 0, not {d}")
+        : null;
+
     /// <summary>A finite number.</summary>
     public double AsDouble(string name, JsonNode n) =>
         Kind(n) == JsonValueKind.Number && n.GetValue<double>() is var d && double.IsFinite(d) ? d

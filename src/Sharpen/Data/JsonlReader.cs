@@ -1,16 +1,25 @@
 namespace Sharpen.Data;
 
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
 /// <summary>
-/// Reads JSONL files (one JSON object per line; blank lines are ignored) into records. A malformed line — bad JSON,
-/// a missing or ill-typed required field, lists of the wrong length — is a <see cref="DataFormatException"/> whose
-/// message names the file, the 1-based line number and the field, or, with <see cref="BadRecordPolicy.Skip"/>, is left
-/// out and counted.
+/// Reads JSONL files (one JSON object per line; blank lines are ignored) into records. A malformed line — bytes that
+/// are not UTF-8, bad JSON, a key given twice, a string holding a lone surrogate, a missing or ill-typed required field,
+/// lists of the wrong length — is a <see cref="DataFormatException"/> whose message names the file, the 1-based line
+/// number and the field, or, with <see cref="BadRecordPolicy.Skip"/>, is left out and counted. A path that is missing
+/// or a directory is an <see cref="InputException"/> naming it.
 /// </summary>
 public static class JsonlReader
 {
+    // The file and line each record was read from, for errors found after reading (tokenisation).
+    static readonly ConditionalWeakTable<DataRecord, Tuple<string, int>> origins = new();
+
+    /// <summary>The file and 1-based line <paramref name="record"/> was read from, or null for a record not read by this class.</summary>
+    public static (string File, int Line)? Origin(DataRecord record) =>
+        origins.TryGetValue(record, out var o) ? (o.Item1, o.Item2) : null;
+
     /// <summary>Reads every record of <paramref name="path"/> as <typeparamref name="T"/>; <paramref name="skipped"/> counts bad lines left out.</summary>
     public static List<T> Read<T>(string path, BadRecordPolicy policy, out int skipped) where T : DataRecord, IJsonRecord<T> =>
         ReadLines(path, policy, out skipped, T.FromJson);
@@ -41,10 +50,10 @@ public static class JsonlReader
     /// </summary>
     public static DataFormat DetectFormat(string path)
     {
-        var number = 0;
-        foreach (var line in File.ReadLines(path))
+        Utf8Lines.CheckReadable(path);
+        foreach (var (number, line, error) in Utf8Lines.Lines(path))
         {
-            number++;
+            if (error is not null) throw new DataFormatException(null, error, path, number);
             if (string.IsNullOrWhiteSpace(line)) continue;
             try
             {
@@ -97,14 +106,15 @@ public static class JsonlReader
     {
         var records = new List<T>();
         skipped = 0;
-        var number = 0;
-        foreach (var line in File.ReadLines(path))
+        Utf8Lines.CheckReadable(path);
+        foreach (var (number, line, error) in Utf8Lines.Lines(path))
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (line is not null && string.IsNullOrWhiteSpace(line)) continue;
             try
             {
-                records.Add(parse(ParseObject(line)));
+                var record = parse(ParseObject(line ?? throw new DataFormatException(null, error!)));
+                if (record is DataRecord r) origins.AddOrUpdate(r, Tuple.Create(path, number));
+                records.Add(record);
             }
             catch (DataFormatException) when (policy == BadRecordPolicy.Skip)
             {
@@ -118,17 +128,61 @@ public static class JsonlReader
         return records;
     }
 
+    static readonly JsonDocumentOptions Strict = new() { AllowDuplicateProperties = false };
+
     static JsonObject ParseObject(string line)
     {
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(line);
+            node = JsonNode.Parse(line, documentOptions: Strict);
         }
         catch (JsonException e)
         {
-            throw new DataFormatException(null, $"invalid JSON: {e.Message}");
+            throw new DataFormatException(null, InputException.InvalidJson(null, e).Problem);
         }
-        return node as JsonObject ?? throw new DataFormatException(null, "a record must be a JSON object");
+        var record = node as JsonObject ?? throw new DataFormatException(null, "a record must be a JSON object");
+        CheckStrings(record, "");
+        return record;
+    }
+
+    // JSON lets "\ud800" escape half of a surrogate pair on its own; such a string is not Unicode text. Finds the
+    // first one (in a value or a key) and names its field.
+    static void CheckStrings(JsonNode? node, string path)
+    {
+        const string lone = "holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text";
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o)
+                {
+                    if (HasLoneSurrogate(key)) throw new DataFormatException(path.Length > 0 ? path : null, $"a key {lone}");
+                    CheckStrings(value, path.Length > 0 ? $"{path}.{key}" : key);
+                }
+                break;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++) CheckStrings(a[i], $"{path}[{i}]");
+                break;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                try
+                {
+                    if (HasLoneSurrogate(v.GetValue<string>())) throw new DataFormatException(path, lone);
+                }
+                catch (InvalidOperationException)
+                {
+                    throw new DataFormatException(path, lone);
+                }
+                break;
+        }
+    }
+
+    static bool HasLoneSurrogate(string s)
+    {
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
+            else if (char.IsSurrogate(s[i])) return true;
+        }
+        return false;
     }
 }

@@ -116,7 +116,7 @@ public sealed record TextRecord(string Text) : DataRecord, IJsonRecord<TextRecor
 public sealed record PromptCompletionRecord(TextOrMessages Prompt, TextOrMessages Completion)
     : DataRecord, IJsonRecord<PromptCompletionRecord>
 {
-    /// <summary>The sample weight (<c>weight</c>, default 1).</summary>
+    /// <summary>The sample weight (<c>weight</c>, ≥ 0, default 1).</summary>
     public double Weight { get; init; } = 1;
 
     /// <summary>The data source's tag (<c>source_tag</c>), if given.</summary>
@@ -131,7 +131,7 @@ public sealed record PromptCompletionRecord(TextOrMessages Prompt, TextOrMessage
         var f = new JsonFields(json);
         return Common(new PromptCompletionRecord(f.TextOrMessages("prompt"), f.TextOrMessages("completion"))
         {
-            Weight = f.OptionalDouble("weight") ?? 1, SourceTag = f.OptionalString("source_tag"),
+            Weight = f.OptionalNonNegative("weight") ?? 1, SourceTag = f.OptionalString("source_tag"),
         }, f);
     }
 }
@@ -198,7 +198,7 @@ public sealed record PreferencePairRecord(TextOrMessages Prompt, TextOrMessages 
 public sealed record UnpairedPreferenceRecord(TextOrMessages Prompt, TextOrMessages Completion, bool Label)
     : DataRecord, IJsonRecord<UnpairedPreferenceRecord>
 {
-    /// <summary>The sample weight (<c>weight</c>, default 1).</summary>
+    /// <summary>The sample weight (<c>weight</c>, ≥ 0, default 1).</summary>
     public double Weight { get; init; } = 1;
 
     /// <inheritdoc/>
@@ -210,7 +210,7 @@ public sealed record UnpairedPreferenceRecord(TextOrMessages Prompt, TextOrMessa
         var f = new JsonFields(json);
         return Common(new UnpairedPreferenceRecord(f.TextOrMessages("prompt"), f.TextOrMessages("completion"), f.Bool("label"))
         {
-            Weight = f.OptionalDouble("weight") ?? 1,
+            Weight = f.OptionalNonNegative("weight") ?? 1,
         }, f);
     }
 }

@@ -7,7 +7,8 @@ using Sharpen.Models;
 /// [+ eos], prompt and completion encoded separately. Conversational form: the chat template renders the prompt's
 /// messages followed by the response's, and the loss mask is the template's assistant mask (a response given as plain
 /// text after a conversational prompt is taken as one assistant message). Truncation is described at
-/// <see cref="TokenizeOptions.MaxLength"/>; each method reports whether it truncated.
+/// <see cref="TokenizeOptions.MaxLength"/>; each method reports whether it truncated. The list methods report a record
+/// read by <see cref="JsonlReader"/> that cannot be tokenised as a <see cref="DataFormatException"/> naming its file and line.
 /// </summary>
 public static class Tokenize
 {
@@ -180,7 +181,18 @@ public static class Tokenize
         truncated = 0;
         foreach (var r in records)
         {
-            var (e, t) = one(r);
+            (T, bool) done;
+            try
+            {
+                done = one(r);
+            }
+            catch (ArgumentException x) when (r is DataRecord d && JsonlReader.Origin(d) is { } origin)
+            {
+                // A character outside the tokenizer's alphabet, a conversation the template cannot render: name the record.
+                var message = x.ParamName is { } p ? x.Message.Replace($" (Parameter '{p}')", "") : x.Message;
+                throw new DataFormatException(null, message, origin.File, origin.Line);
+            }
+            var (e, t) = done;
             result.Add(e);
             if (t) truncated++;
         }

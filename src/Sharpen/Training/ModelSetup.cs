@@ -14,8 +14,8 @@ public static class ModelSetup
     public static ITokenizer NewTokenizer(Recipe r) =>
         VerifiableTasks.IsTask(r.Data.Train) ? VerifiableTasks.Tokenizer()
         : IsBuiltin(r.Data.Train) ? Arithmetic.Tokenizer()
-            : throw new ArgumentException($"model.init = new needs built-in data (data.train = builtin:…) to pick a tokenizer; " +
-                                          $"got data.train = {r.Data.Train}. Point model.init at a checkpoint with a tokenizer.json instead.");
+            : throw ConfigBinder.Invalid(r, "data.train", "model.init = new needs built-in data (builtin:…) to pick a tokenizer; " +
+                                                          "point model.init at a checkpoint with a tokenizer.json instead");
 
     /// <summary>The configuration of a fresh model from the `model:` section.</summary>
     public static ModelConfig NewConfig(Recipe r, ITokenizer tok)
@@ -49,7 +49,9 @@ public static class ModelSetup
             return (tok, new CausalLM(NewConfig(r, tok)));
         }
         if (!Directory.Exists(r.Model.Init))
-            throw new DirectoryNotFoundException($"model.init: checkpoint directory not found: {r.Model.Init}");
+            throw ConfigBinder.Invalid(r, "model.init", File.Exists(r.Model.Init)
+                ? "is a file; give the checkpoint directory (config.json, model.safetensors, tokenizer.json)"
+                : "no such checkpoint directory (\"new\" makes a fresh model)");
         return (TokenizerLoader.Load(r.Model.Init), HfCheckpoint.LoadCausalLM(r.Model.Init));
     }
 
@@ -79,12 +81,28 @@ public static class ModelSetup
         CompletionOnly = r.Data.CompletionOnly,
     };
 
+    /// <summary>
+    /// Checks one tokenised split (<paramref name="split"/>: "training" or "eval") of <paramref name="total"/> examples,
+    /// <paramref name="empty"/> of which truncation to model.max_length left with no token to train on or score. All of
+    /// them is an error naming model.max_length, the data and the count (training on it would report a loss of 0);
+    /// some of them is a warning line on <paramref name="log"/>.
+    /// </summary>
+    public static void CheckTruncation(Recipe r, string split, int total, int empty, TextWriter? log)
+    {
+        if (empty == 0) return;
+        var source = split == "eval" && r.Data.Eval.Length > 0 ? r.Data.Eval : r.Data.Train;
+        if (empty == total)
+            throw ConfigBinder.Invalid(r, "model.max_length",
+                $"all {total} {split} examples of {source} are truncated to nothing (no completion token left to train on or score); raise model.max_length");
+        log?.WriteLine($"data: warning: {empty} of {total} {split} examples of {source} have no completion token left after truncation to model.max_length = {r.Model.MaxLength}; they add nothing to the loss");
+    }
+
     /// <summary>The recipe's bad-record policy.</summary>
     public static BadRecordPolicy BadRecords(Recipe r) => r.Data.OnBadRecord switch
     {
         "error" => BadRecordPolicy.Error,
         "skip" => BadRecordPolicy.Skip,
-        var s => throw new ArgumentException($"data.on_bad_record must be error or skip, got '{s}'"),
+        _ => throw ConfigBinder.Invalid(r, "data.on_bad_record", "must be error or skip"),
     };
 
     /// <summary>Records of a data source: a JSONL file or a built-in set; <paramref name="skipped"/> counts malformed records left out.</summary>
@@ -101,8 +119,17 @@ public static class ModelSetup
             _ when VerifiableTasks.IsTask(source) => Sloppy(VerifiableTasks.Sft(VerifiableTasks.Get(source, r.Data.Digits), r.Data.BuiltinSize, seed), r.Data.SloppyRate, seed).Cast<DataRecord>().ToList(),
             _ when IsBuiltin(source) => throw new ArgumentException($"unknown built-in data '{source}' (builtin:arithmetic, builtin:arithmetic-pairs, builtin:arithmetic-unpaired, " +
                                                                    $"or SFT warm-up data of a verifiable task: {string.Join(", ", VerifiableTasks.Names.Select(n => VerifiableTasks.Prefix + n))})"),
-            _ => JsonlReader.ReadAny(source, BadRecords(r), out skipped, out _),
+            _ => JsonlReader.ReadAny(Readable(r, source), BadRecords(r), out skipped, out _),
         };
+    }
+
+    // A data file that the recipe names: a missing path or a directory is an error naming the recipe key.
+    static string Readable(Recipe r, string source)
+    {
+        var key = source == r.Data.Train ? "data.train" : "data.eval";
+        if (Directory.Exists(source)) throw ConfigBinder.Invalid(r, key, "is a directory, not a JSONL file");
+        if (!File.Exists(source)) throw ConfigBinder.Invalid(r, key, "no such file (a JSONL file, or builtin:… data)");
+        return source;
     }
 
     /// <summary>

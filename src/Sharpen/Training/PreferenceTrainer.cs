@@ -96,6 +96,8 @@ public sealed class PreferenceTrainer : ITrainer
         var (trainRecords, evalRecords) = ModelSetup.Split(r, log);
         train = Tokenized(trainRecords, log);
         eval = Tokenized(evalRecords, null);
+        ModelSetup.CheckTruncation(r, "training", train.Count, Untrainable(train), log);
+        ModelSetup.CheckTruncation(r, "eval", eval.Count, Untrainable(eval), log);
         if (train.Count < r.Train.MicroBatchSize)
             throw new ArgumentException($"{train.Count} training examples are fewer than one micro-batch (train.micro_batch_size = {r.Train.MicroBatchSize})");
         rows = Kind switch
@@ -236,6 +238,14 @@ public sealed class PreferenceTrainer : ITrainer
         if (truncated > 0) log?.WriteLine($"data: {truncated} training example(s) longer than model.max_length = {r.Model.MaxLength} were truncated");
         return s;
     }
+
+    // Examples that truncation left with a response of no scored token.
+    int Untrainable(Split s) => Kind switch
+    {
+        DataKind.Pairwise => s.Pairs.Count(e => !e.HasLoss()),
+        DataKind.Unpaired => s.Unpaired.Count(e => !e.HasLoss()),
+        _ => s.Lists.Count(e => !e.HasLoss()),
+    };
 
     List<T> Typed<T>(List<DataRecord> records, string what) where T : DataRecord
     {

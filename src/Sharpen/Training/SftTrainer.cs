@@ -32,6 +32,8 @@ public sealed class SftTrainer : ITrainer
         train = Tokenize.Sft(trainRecords, tok, options, out var truncated);
         eval = Tokenize.Sft(evalRecords, tok, options, out _);
         if (truncated > 0) log.WriteLine($"data: {truncated} training example(s) longer than model.max_length = {r.Model.MaxLength} were truncated");
+        ModelSetup.CheckTruncation(r, "training", train.Count, train.Count(e => !e.HasLoss), log);
+        ModelSetup.CheckTruncation(r, "eval", eval.Count, eval.Count(e => !e.HasLoss), log);
         if (train.Count < r.Train.MicroBatchSize)
             throw new ArgumentException($"{train.Count} training examples are fewer than one micro-batch (train.micro_batch_size = {r.Train.MicroBatchSize})");
         sampler = new EpochSampler(train.Count, (ulong)r.Train.Seed);

@@ -16,10 +16,16 @@ public interface ITrainer : ITrainStep, IDisposable
 /// <summary>Trainers by recipe <c>method</c>. Each is built after <see cref="Torch.Torch.Seed"/>(train.seed), so its initialisation is repeatable.</summary>
 public static class Trainers
 {
-    /// <summary>method → factory(recipe, run directory, progress output).</summary>
+    /// <summary>method → factory(recipe, run directory, progress output). Each factory checks the recipe first (<see cref="RecipeChecks"/>).</summary>
     public static readonly Registry<Func<Recipe, string, TextWriter, ITrainer>> Registry = new Registry<Func<Recipe, string, TextWriter, ITrainer>>("trainer method")
-        .Add("sft", (r, dir, log) => new SftTrainer(r, log))
-        .Add("preference", (r, dir, log) => new PreferenceTrainer(r, dir, log))
-        .Add("reward", (r, dir, log) => new RewardTrainer(r, log))
-        .Add("online", (r, dir, log) => new OnlineTrainer(r, dir, log));
+        .Add("sft", (r, dir, log) => new SftTrainer(Checked(r), log))
+        .Add("preference", (r, dir, log) => new PreferenceTrainer(Checked(r), dir, log))
+        .Add("reward", (r, dir, log) => new RewardTrainer(Checked(r), log))
+        .Add("online", (r, dir, log) => new OnlineTrainer(Checked(r), dir, log));
+
+    static Recipe Checked(Recipe r)
+    {
+        RecipeChecks.Validate(r);
+        return r;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -14,6 +15,9 @@ namespace Sharpen.Training;
 /// </summary>
 public static class ConfigBinder
 {
+    // Where each key of a loaded config got its value ("recipe.yaml:12", "--set train.lr=1e-3"); "" holds the file.
+    static readonly ConditionalWeakTable<object, Dictionary<string, string>> origins = new();
+
     /// <summary>
     /// Builds a <typeparamref name="T"/> from its defaults, then the YAML file at <paramref name="yamlPath"/>
     /// (if any), then each <c>key=value</c> in <paramref name="sets"/> in order, the value read with the YAML
@@ -25,9 +29,35 @@ public static class ConfigBinder
     {
         var schema = ConfigSchema.Of(typeof(T));
         var config = new T();
-        if (yamlPath != null) ApplyFile(schema, config, yamlPath);
+        if (yamlPath != null)
+        {
+            origins.GetOrCreateValue(config)[""] = yamlPath;
+            ApplyFile(schema, config, yamlPath);
+        }
         foreach (var set in sets) ApplySet(schema, config, set);
         return config;
+    }
+
+    /// <summary>
+    /// Where <paramref name="key"/> of a config made by <see cref="Load{T}"/> got its value: <c>file:line</c> for a key
+    /// of the YAML file, <c>--set key=value</c> for an override, or the file alone (null without one) for a default.
+    /// </summary>
+    public static string? Origin(object config, string key) =>
+        origins.TryGetValue(config, out var o) ? o.GetValueOrDefault(key) ?? o.GetValueOrDefault("") : null;
+
+    /// <summary>
+    /// A <see cref="ConfigException"/> for a value of <paramref name="key"/> in <paramref name="config"/> that binds but
+    /// is not allowed: <c>origin: key = value: problem</c>, the origin as <see cref="Origin"/> finds it (for an override,
+    /// <c>--set key=value: problem</c>).
+    /// </summary>
+    public static ConfigException Invalid(object config, string key, string problem)
+    {
+        var entry = ConfigSchema.Of(config.GetType()).ByKey[key];
+        var where = Origin(config, key);
+        var line = where is not null && where.LastIndexOf(':') is > 0 and var colon && int.TryParse(where[(colon + 1)..], out var l) ? l : (int?)null;
+        var file = where is null || where.StartsWith("--set", StringComparison.Ordinal) ? null : line is null ? where : where[..where.LastIndexOf(':')];
+        var text = where is not null && file is null ? problem : $"{key} = {ConfigValues.Format(entry.Get(config))}: {problem}";   // --set k=v shows them
+        return new ConfigException(where is null ? text : $"{where}: {text}", key, file, line);
     }
 
     /// <summary>One line per leaf option — dotted key, type, default, unit, description — in columns
@@ -154,6 +184,7 @@ public static class ConfigBinder
 
     static void Assign(object config, ConfigEntry entry, YamlNode node, string where, string? file, int? line)
     {
+        origins.GetOrCreateValue(config)[entry.Key] = file is null ? where : $"{file}:{line}";
         if (entry.IsSection)
         {
             if (entry.Nullable && node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: null or "" or "~" or "null" })
