@@ -10,13 +10,17 @@ using Sharpen.Training;
 using Xunit.Abstractions;
 
 /// <summary>
-/// A tiny policy warmed up by SFT on one-digit addition whose demonstrations write half the answers with a leading
-/// zero ("3+4=" → "07"), which the verifier rejects. Greedy decoding then often starts with "0", so held-out accuracy
-/// lies well between 0 and 1, and RL can raise it by unlearning a habit that every prompt shares — a fast, reliable
-/// signal at this model size (RL gains on the clean task's arithmetic come far more slowly; docs/online.md).
+/// A tiny policy warmed up by SFT on one-digit addition whose demonstrations write 70 % of the answers with a leading
+/// zero ("3+4=" → "07"), which the verifier rejects. The model learns the sums and the habit: greedy decoding starts
+/// with "0" on every held-out prompt (exact accuracy 0 at every seed measured), while 30 % of samples at temperature 1
+/// do not. RL can raise accuracy by unlearning a habit that every prompt shares — a fast signal that is large against
+/// its spread over seeds at this model size (RL gains on the clean task's arithmetic come far more slowly; docs/online.md).
 /// </summary>
 public sealed class OnlineWarmup : IDisposable
 {
+    /// <summary>Share of the demonstrations written with a leading zero.</summary>
+    public const double ZeroRate = 0.7;
+
     /// <summary>Scratch folder of the fixture; each test makes its runs below it.</summary>
     public string Dir { get; } = Path.Combine(Path.GetTempPath(), "sharpen-online-" + Guid.NewGuid().ToString("N"));
 
@@ -26,10 +30,10 @@ public sealed class OnlineWarmup : IDisposable
     public OnlineWarmup()
     {
         Directory.CreateDirectory(Dir);
-        var rng = new SplitMix64(5);
-        var lines = VerifiableTasks.Get("addition", 1).Problems(4000, 5).Select(p => new JsonObject
+        var rng = new SplitMix64((ulong)Learning.Seed(5));
+        var lines = VerifiableTasks.Get("addition", 1).Problems(4000, (ulong)Learning.Seed(5)).Select(p => new JsonObject
         {
-            ["prompt"] = p.Prompt.Text, ["completion"] = (rng.NextDouble() < 0.5 ? "0" : "") + p.Answer,
+            ["prompt"] = p.Prompt.Text, ["completion"] = (rng.NextDouble() < ZeroRate ? "0" : "") + p.Answer,
         }.ToJsonString());
         var data = Path.Combine(Dir, "zeros.jsonl");
         File.WriteAllLines(data, lines);
@@ -39,11 +43,11 @@ public sealed class OnlineWarmup : IDisposable
             Name = "sft", RunsDir = Dir, Method = "sft",
             Model = { Init = Path.Combine(Dir, "fresh"), MaxLength = 12 },
             Data = { Train = data, EvalFraction = 0.02 },
-            Train = { MaxSteps = 150, MicroBatchSize = 32, Lr = 5e-3, WarmupSteps = 10, Seed = 1 },
+            Train = { MaxSteps = 700, MicroBatchSize = 32, Lr = 5e-3, WarmupSteps = 10, Seed = Learning.Seed(1) },
         };
         var tok = VerifiableTasks.Tokenizer();
         var config = ModelSetup.NewConfig(new Recipe { Model = { Layers = 2, Hidden = 64, Heads = 4, KvHeads = 2, MaxLength = 12 } }, tok);
-        Torch.Seed(1);
+        Torch.Seed((ulong)Learning.Seed(1));
         using (var fresh = new CausalLM(config)) HfCheckpoint.Save(fresh, config, sft.Model.Init, tok);
         Runner.Run(sft, TextWriter.Null);
     }
@@ -55,7 +59,7 @@ public sealed class OnlineWarmup : IDisposable
         Model = { Init = Model },
         Data = { Digits = 1, BuiltinSize = 2000 },
         Online = { NSamples = 8, PromptsPerStep = 16, MaxNewTokens = 5, EvalPrompts = 40 },
-        Train = { MaxSteps = maxSteps, Lr = 3e-4, WarmupSteps = 5, Schedule = "constant", Seed = 3 },
+        Train = { MaxSteps = maxSteps, Lr = 3e-4, WarmupSteps = 5, Schedule = "constant", Seed = Learning.Seed(3) },
     };
 
     public void Dispose()
@@ -84,19 +88,23 @@ public class OnlineTrainerTests(OnlineWarmup warm, ITestOutputHelper output) : I
     public void GrpoRaisesHeldOutGreedyAccuracyOverItsSftStart()
     {
         var r = warm.Online("grpo", maxSteps: 30);
+        r.Online.EvalPrompts = 100;
         using var trainer = Build(r);
         var start = trainer.InitialAccuracy;
-        Assert.InRange(start, 0.05, 0.7);
+        Assert.InRange(start, 0.0, 0.1);
         var result = new TrainingLoop(r.Train, trainer.Model, trainer, Path.Combine(r.RunsDir, r.Name), NullRunLogger.Instance).Run(resume: false);
         var end = result.LastEval["accuracy"];
         output.WriteLine($"held-out greedy accuracy {start:F3} → {end:F3}");
-        Assert.True(end >= start + 0.25, $"held-out greedy accuracy {start:F3} → {end:F3}");
+        Learning.Record("grpo-raises-accuracy", $"{start:F3} → {end:F3} gain {end - start:F3}");
+        // Measured over seed offsets 0–4 (bench/learning_seeds.sh): 0.000 → 0.912–1.000.
+        Assert.True(end >= start + 0.6, $"held-out greedy accuracy {start:F3} → {end:F3}");
     }
 
     [Fact]
     public void PpoWithACriticRaisesHeldOutGreedyAccuracy()
     {
         var r = warm.Online("ppo", maxSteps: 40);
+        r.Online.EvalPrompts = 100;
         r.Online.Estimator = "gae";
         r.Online.Critic = "shared";
         r.Online.NSamples = 2;
@@ -110,7 +118,9 @@ public class OnlineTrainerTests(OnlineWarmup warm, ITestOutputHelper output) : I
         var result = new TrainingLoop(r.Train, trainer.Model, trainer, Path.Combine(r.RunsDir, r.Name), NullRunLogger.Instance).Run(resume: false);
         var end = result.LastEval["accuracy"];
         output.WriteLine($"held-out greedy accuracy {start:F3} → {end:F3}");
-        Assert.True(end >= start + 0.25, $"held-out greedy accuracy {start:F3} → {end:F3}");
+        Learning.Record("ppo-raises-accuracy", $"{start:F3} → {end:F3} gain {end - start:F3}");
+        // Measured over seed offsets 0–4 (bench/learning_seeds.sh): 0.000 → 0.809–0.984.
+        Assert.True(end >= start + 0.5, $"held-out greedy accuracy {start:F3} → {end:F3}");
         Assert.True(result.LastTrain["value_loss"] > 0);
     }
 

@@ -22,7 +22,7 @@ public sealed class SftStart : IDisposable
             Name = "sft", RunsDir = Dir,
             Model = { Layers = 2, Hidden = 64, Heads = 4, KvHeads = 2, MaxLength = 8 },
             Data = { BuiltinSize = 2000, Digits = 1 },
-            Train = { MaxSteps = 60, MicroBatchSize = 32, Lr = 3e-3, WarmupSteps = 10, Seed = 3 },
+            Train = { MaxSteps = 60, MicroBatchSize = 32, Lr = 3e-3, WarmupSteps = 10, Seed = Learning.Seed(3) },
         };
         Runner.Run(r, TextWriter.Null);
     }
@@ -50,7 +50,7 @@ public class PreferenceTrainerTests(SftStart sft, ITestOutputHelper output) : IC
         Model = { Layers = 1, Hidden = 32, Heads = 2, KvHeads = 1, MaxLength = 8 },
         Data = { Train = loss[0] == "kto" ? "builtin:arithmetic-unpaired" : "builtin:arithmetic-pairs", BuiltinSize = 400, Digits = 1 },
         Preference = { Loss = [.. loss], Beta = 0.5, EvalPrompts = 0 },
-        Train = { MaxSteps = 60, MicroBatchSize = 16, Lr = 3e-3, Seed = 5 },
+        Train = { MaxSteps = 60, MicroBatchSize = 16, Lr = 3e-3, Seed = Learning.Seed(5) },
     };
 
     /// <summary>The same recipe starting from the shared SFT model, with greedy accuracy on the held-out prompts.</summary>
@@ -108,47 +108,65 @@ public class PreferenceTrainerTests(SftStart sft, ITestOutputHelper output) : IC
     {
         var o = Train(Tiny(loss, loss));
         double before = o.Before["loss"], after = o.After.LastEval["loss"];
+        Learning.Record($"pref-loss-falls/{loss}", $"eval loss {before:F4} → {after:F4} ratio {after / before:F3}");
         output.WriteLine($"{loss}: eval loss {before} → {after}; train {string.Join(", ", o.After.LastTrain.Select(kv => $"{kv.Key} {kv.Value:G4}"))}");
-        Assert.True(after < before - 0.05 * Math.Abs(before), $"{loss}: eval loss {before} → {after}");
+        // Measured over seed offsets 0–4 (bench/learning_seeds.sh), after/before: sigmoid 0.57–0.71, ipo 0.43–0.66,
+        // simpo 0.77–0.86, orpo 0.45–0.49, kto 0.907–0.938 (KTO's loss starts at 0.5 and moves least).
+        var bar = loss == "kto" ? 0.97 : 0.9;
+        Assert.True(after < bar * before, $"{loss}: eval loss {before} → {after}");
         Assert.Equal(0, o.After.LastTrain["skipped_steps"]);
         foreach (var (name, w) in o.Initial)
             Assert.False(w.SequenceEqual(o.Final[name]), $"{loss}: {name} did not change");
     }
 
+    /// <summary>
+    /// DPO from the briefly supervised start: the held-out pairs go from chance to ranked (the implicit reward of the
+    /// right sum above the near miss's) and greedy accuracy rises. Greedy accuracy is not monotone in DPO training (it
+    /// lowers the chosen likelihood too, and longer runs gave some seeds less), so its bar is low; the pair ranking is
+    /// the large effect. Measured over seed offsets 0–4 (bench/learning_seeds.sh): start 0.155–0.512, greedy gain
+    /// 0.157–0.619, held-out pair accuracy 0.985–1.000.
+    /// </summary>
     [Fact]
-    public void DpoRaisesGreedyAccuracyOverItsSftStart()
+    public void DpoRanksTheHeldOutPairsAndRaisesGreedyAccuracyOverItsSftStart()
     {
-        var o = Train(FromSft("dpo", "sigmoid", beta: 1));
-        output.WriteLine($"accuracy {o.Before["accuracy"]} → {o.After.LastEval["accuracy"]}; eval {string.Join(", ", o.After.LastEval.Select(kv => $"{kv.Key} {kv.Value:G4}"))}");
-        Assert.InRange(o.Before["accuracy"], 0.2, 0.8);
-        Assert.True(o.After.LastEval["accuracy"] > o.Before["accuracy"] + 0.15, $"greedy accuracy {o.Before["accuracy"]} → {o.After.LastEval["accuracy"]}");
+        var r = FromSft("dpo", "sigmoid", beta: 1);
+        r.Train.MaxSteps = 600;
+        var o = Train(r);
+        double start = o.Before["accuracy"], end = o.After.LastEval["accuracy"], pairs = o.After.LastEval["rewards/accuracy"];
+        output.WriteLine($"accuracy {start} → {end}; eval {string.Join(", ", o.After.LastEval.Select(kv => $"{kv.Key} {kv.Value:G4}"))}");
+        Learning.Record("dpo-raises-accuracy", $"{start:F3} → {end:F3} gain {end - start:F3} pairs {o.Before["rewards/accuracy"]:F3} → {pairs:F3}");
+        Assert.InRange(start, 0.05, 0.8);
+        Assert.True(pairs >= 0.9, $"held-out pair accuracy {pairs}");
+        Assert.True(end >= start + 0.05, $"greedy accuracy {start} → {end}");
     }
 
     /// <summary>
-    /// With 20% of the labels flipped, DPO's optimum stops at β·Δ = logit(0.8) ≈ 1.39 per pair, while rDPO's loss is an
-    /// unbiased estimate of the clean one and keeps raising the margin. The gap reaches greedy accuracy only where that
-    /// stop is a small log-ratio (β = 2: Δ ≈ 0.7 nats) and rDPO's noisy per-pair gradients (their weights do not vanish as
-    /// margins grow) are averaged over large batches: 128 pairs a step from 20,000 (about 8 copies of each prompt and
-    /// wrong answer, so few pairs are labelled only one way), 600 steps at lr 2e-4. Measured at these settings: rDPO ahead
-    /// by 0.09 (seed 5) and 0.08 (seed 6) of 100 prompts; at β = 1 or with 32-pair batches the two end within noise.
+    /// With a share ε = 0.2 of the labels flipped, DPO's optimum on a pair is σ(β·Δ) = 1 − ε, a margin of β·Δ = ln 4 where
+    /// the pair is labelled right and −ln 4 where flipped: on held-out pairs labelled the same way, a mean margin of
+    /// (1 − 2ε)·ln 4 ≈ 0.83 at most. rDPO's loss is an unbiased estimate of the clean loss, whose margin keeps growing.
+    /// Measured over seed offsets 0–4 (bench/learning_seeds.sh), 300 steps of 64 pairs: DPO's held-out margin
+    /// 0.611–0.664, rDPO's 1.52–1.81, ratio 2.44–2.95. (Greedy accuracy does not separate the two at this size: the
+    /// gap was −0.09…+0.08 across seeds.)
     /// </summary>
     [Fact]
-    public void RobustDpoEndsWithHigherGoldAccuracyThanDpoUnderTwentyPercentFlippedLabels()
+    public void RobustDpoKeepsRaisingTheMarginWhereDpoStopsUnderTwentyPercentFlippedLabels()
     {
         Recipe Noisy(string name, string loss, double epsilon)
         {
             var r = FromSft(name, loss, beta: 2, epsilon, flipRate: 0.2);
             r.Data.BuiltinSize = 20000;
-            r.Train.MicroBatchSize = 128;
-            r.Train.MaxSteps = 600;
+            r.Preference.EvalPrompts = 0;
+            r.Train.MicroBatchSize = 64;
+            r.Train.MaxSteps = 300;
             r.Train.Lr = 2e-4;
             return r;
         }
-        var dpo = Train(Noisy("dpo-noisy", "sigmoid", 0));
-        var rdpo = Train(Noisy("rdpo-noisy", "robust", 0.2));
-        double start = dpo.Before["accuracy"], a = dpo.After.LastEval["accuracy"], b = rdpo.After.LastEval["accuracy"];
-        output.WriteLine($"greedy accuracy: start {start}, DPO {a}, rDPO {b}");
-        Assert.True(b > a + 0.04, $"greedy accuracy under 20% flips: DPO {a}, rDPO {b} (start {start})");
+        var dpo = Train(Noisy("dpo-noisy", "sigmoid", 0)).After.LastEval["rewards/margins"];
+        var rdpo = Train(Noisy("rdpo-noisy", "robust", 0.2)).After.LastEval["rewards/margins"];
+        output.WriteLine($"held-out margin: DPO {dpo}, rDPO {rdpo}");
+        Learning.Record("rdpo-beats-dpo", $"margins DPO {dpo:F3} rDPO {rdpo:F3} ratio {rdpo / dpo:F3}");
+        Assert.True(dpo < (1 - 2 * 0.2) * Math.Log(4), $"DPO's held-out margin {dpo} passed its flipped-label optimum");
+        Assert.True(rdpo > 1.8 * dpo, $"held-out margin: DPO {dpo}, rDPO {rdpo}");
     }
 
     /// <summary>A fresh tiny model of <see cref="Tiny"/>'s size saved in Hugging Face layout (with its tokenizer) under <paramref name="name"/>.</summary>
@@ -285,7 +303,7 @@ public class PreferenceTrainerTests(SftStart sft, ITestOutputHelper output) : IC
     public void ListwiseLossesTrainOnRankedLists(string loss)
     {
         // Ranked lists of three answers to 1-digit sums: the sum (score 2), a near miss (1), a far miss (0).
-        var rng = new SplitMix64(7);
+        var rng = new SplitMix64((ulong)Learning.Seed(7));
         var lines = Enumerable.Range(0, 300).Select(_ =>
         {
             int a = rng.NextInt(10), b = rng.NextInt(10);
@@ -295,11 +313,13 @@ public class PreferenceTrainerTests(SftStart sft, ITestOutputHelper output) : IC
         var data = Path.Combine(dir, "lists.jsonl");
         File.WriteAllLines(data, lines);
         var r = Tiny(loss, loss);
-        r.Model.Init = SavedTinyModel("init", 13);
+        r.Model.Init = SavedTinyModel("init", (ulong)Learning.Seed(13));
         r.Data.Train = data;
         var o = Train(r);
+        Learning.Record($"listwise/{loss}", $"eval loss ratio {o.After.LastEval["loss"] / o.Before["loss"]:F3} accuracy {o.After.LastEval["rewards/accuracy"]:F3}");
         output.WriteLine($"{loss}: eval loss {o.Before["loss"]} → {o.After.LastEval["loss"]}, accuracy {o.After.LastEval["rewards/accuracy"]}");
-        Assert.True(o.After.LastEval["loss"] < 0.8 * o.Before["loss"], $"{loss}: eval loss {o.Before["loss"]} → {o.After.LastEval["loss"]}");
-        Assert.True(o.After.LastEval["rewards/accuracy"] > 0.9);
+        // Measured over seed offsets 0–4 (bench/learning_seeds.sh): loss ratio 0.33–0.48, ranking accuracy 0.933–1.000.
+        Assert.True(o.After.LastEval["loss"] < 0.7 * o.Before["loss"], $"{loss}: eval loss {o.Before["loss"]} → {o.After.LastEval["loss"]}");
+        Assert.True(o.After.LastEval["rewards/accuracy"] >= 0.8, $"{loss}: ranking accuracy {o.After.LastEval["rewards/accuracy"]}");
     }
 }
