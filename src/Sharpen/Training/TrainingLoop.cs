@@ -263,7 +263,7 @@ public sealed class TrainingLoop
         bar?.Finish();
         if (stopped)
         {
-            if (lastSaved != step) SaveCheckpoint();
+            if (step > resumedFrom && lastSaved != step) SaveCheckpoint();
             return new TrainResult(step, resumedFrom, lastTrain, lastEval, startEval) { Stopped = true };
         }
         EnsureFiniteWeights();
