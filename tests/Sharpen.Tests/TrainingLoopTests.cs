@@ -167,6 +167,17 @@ public class TrainingLoopTests : IDisposable
         var blown = Path.Combine(run, Checkpoint.Folder, Checkpoint.DivergedPrefix + "step-10", "model.safetensors");
         Assert.True(Safetensors.Load(blown)["weight"].Abs().Max().ToDouble() > 1e3);
 
+        // Resumed without a fix, it diverges again after the patience (not at once), and checkpoint 5 is still the one to resume from.
+        Torch.Seed(99);
+        using (var again = new Linear(4, 1))
+        using (var log = new MetricsWriter(run, 5))
+        {
+            var e = Assert.Throws<TrainingDivergedException>(() => new TrainingLoop(o, again, new Regression(again, nanAt: _ => true), run, log).Run());
+            Assert.Contains("stopped at step 8", e.Message);
+            Assert.EndsWith("step-5", e.GoodCheckpoint);
+        }
+        Assert.Equal([Checkpoint.StepDir(run, 5)], Checkpoint.List(run));
+
         // The recovery the message suggests: a lower learning rate, resumed from the good checkpoint, runs to the end and
         // learns (loss 9.5 → 3.5 over steps 6–20 when written).
         o.Lr = 0.1;

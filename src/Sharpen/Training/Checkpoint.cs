@@ -24,6 +24,13 @@ public static class Checkpoint
     /// <summary>The marker of a complete checkpoint, written last: the trainer state.</summary>
     public const string MarkerFile = "trainer_state.json";
 
+    /// <summary>
+    /// An empty file a complete checkpoint gets once it is known good: the step after it, run on its weights, was healthy
+    /// (see <see cref="TrainingLoop"/>). It is not part of the checkpoint's completeness; a crash before it is written only
+    /// leaves the checkpoint unconfirmed.
+    /// </summary>
+    public const string GoodFile = "good";
+
     /// <summary>Prefix of the checkpoints a diverged run set aside (newer than its last good checkpoint): <c>diverged-step-N</c>.</summary>
     public const string DivergedPrefix = "diverged-";
 
@@ -40,9 +47,7 @@ public static class Checkpoint
     /// <param name="TrainerState">The trainer's <see cref="ITrainStep.SaveState"/> text.</param>
     /// <param name="NonFiniteInARow">Non-finite steps in a row when saved (informational: a resumed segment counts from 0).</param>
     /// <param name="NonFiniteTotal">Non-finite (skipped) steps so far.</param>
-    /// <param name="LastGoodStep">The newest checkpoint known good when this one was saved (see <see cref="TrainingLoop"/>), or null.</param>
-    public sealed record State(long Step, long ScheduleStep, string RngState, string TrainerState, int NonFiniteInARow, long NonFiniteTotal,
-                               long? LastGoodStep = null);
+    public sealed record State(long Step, long ScheduleStep, string RngState, string TrainerState, int NonFiniteInARow, long NonFiniteTotal);
 
     /// <summary>A checkpoint read into memory: its folder, trainer state, weights and optimiser tensors (disposed with it).</summary>
     public sealed class Loaded(string dir, State state, Dictionary<string, Tensor> weights, Dictionary<string, Tensor> optimizer) : IDisposable
@@ -87,6 +92,15 @@ public static class Checkpoint
 
     /// <summary>Whether <paramref name="dir"/> holds a complete checkpoint (its marker).</summary>
     public static bool IsComplete(string dir) => File.Exists(Path.Combine(dir, MarkerFile));
+
+    /// <summary>Whether checkpoint <paramref name="dir"/> is complete and known good (<see cref="GoodFile"/>).</summary>
+    public static bool IsGood(string dir) => IsComplete(dir) && File.Exists(Path.Combine(dir, GoodFile));
+
+    /// <summary>Marks complete checkpoint <paramref name="dir"/> as known good; does nothing when it is gone.</summary>
+    public static void MarkGood(string dir)
+    {
+        if (IsComplete(dir)) File.WriteAllBytes(Path.Combine(dir, GoodFile), []);
+    }
 
     /// <summary>
     /// Writes step <paramref name="state"/>.Step's checkpoint (replacing one of that step), then removes all but the newest

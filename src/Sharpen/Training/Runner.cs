@@ -62,10 +62,18 @@ public static class Runner
         catch when (created)
         {
             runLock.Dispose();
-            Directory.Delete(dir, recursive: true);
+            RemoveQuietly(dir);
             throw;
         }
         using (session) return Train(r, dir, output, options, session);
+    }
+
+    // Removes a run directory this start created, without hiding the error that made it fail.
+    static void RemoveQuietly(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>What a successful start holds: the trainer and the checkpoint to resume from.</summary>

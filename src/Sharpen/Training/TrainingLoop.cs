@@ -76,8 +76,9 @@ public sealed class TrainingDivergedException(string message, long step = 0, str
 /// <para>
 /// Checkpoint health: a checkpoint is <i>good</i> once the step after it, which runs on its weights, has a finite loss and
 /// gradient and a gradient norm at most <see cref="SpikeFactor"/> × the median of the last <see cref="SpikeWindow"/>
-/// healthy steps. The newest good checkpoint is never rotated away by train.keep_checkpoints, and when the run diverges
-/// the checkpoints newer than it are renamed <c>diverged-step-N</c>, so that a rerun resumes from it.
+/// healthy steps; it then gets <see cref="Checkpoint.GoodFile"/>. The newest good checkpoint is never rotated away by
+/// train.keep_checkpoints, and when the run diverges the checkpoints newer than it are renamed <c>diverged-step-N</c>,
+/// so that a rerun resumes from it.
 /// </para>
 /// <para>
 /// A stop request (<see cref="Stop"/>) ends the run after the current step (online RL: at the end of the iteration)
@@ -156,7 +157,8 @@ public sealed class TrainingLoop
             scheduler.StepCount = s.ScheduleStep;
             Generator.SetGlobalState(Convert.FromBase64String(s.RngState));
             trainer.LoadState(s.TrainerState);
-            health.Resumed(step, s.LastGoodStep);
+            health.Resumed(step, Checkpoint.List(runDir).LastOrDefault(d => Checkpoint.StepOf(d) <= step && Checkpoint.IsGood(d)) is { } good
+                                     ? Checkpoint.StepOf(good) : null);
             progressOutput?.WriteLine($"resumed from {resume.Dir} (step {step})");
         }
         var resumedFrom = step;
@@ -168,7 +170,7 @@ public sealed class TrainingLoop
         var clip = o.MaxGradNorm > 0 ? o.MaxGradNorm : double.MaxValue;
 
         Checkpoint.State Snapshot() => new(step, scheduler.StepCount, Convert.ToBase64String(Generator.GetGlobalState()),
-                                           trainer.SaveState(), nonFiniteInARow, nonFiniteTotal, health.Good);
+                                           trainer.SaveState(), nonFiniteInARow, nonFiniteTotal);
 
         TrainingDivergedException Diverged(string why)
         {
@@ -238,7 +240,7 @@ public sealed class TrainingLoop
                 nonFiniteInARow++;
                 nonFiniteTotal++;
             }
-            health.Stepped(step, finite, gradNorm);
+            if (health.Stepped(step, finite, gradNorm) is { } confirmed) Checkpoint.MarkGood(Checkpoint.StepDir(runDir, confirmed));
             var lr = optimizer.Groups[0].Lr;
             scheduler.Step();
             optimizer.ZeroGrad();
@@ -311,22 +313,27 @@ public sealed class TrainingLoop
         /// <summary>The newest confirmed checkpoint's step, or null.</summary>
         public long? Good { get; private set; }
 
-        /// <summary>The run resumed from checkpoint <paramref name="step"/>, which recorded <paramref name="good"/> as the last good one.</summary>
+        /// <summary>The run resumed from checkpoint <paramref name="step"/>; <paramref name="good"/> is the newest one marked good up to it.</summary>
         public void Resumed(long step, long? good) => (Good, pending) = (good, step);
 
         /// <summary>A checkpoint was saved after step <paramref name="step"/>.</summary>
         public void Saved(long step) => pending = step;
 
         /// <summary>Step <paramref name="step"/> ran: its loss and gradient were finite or not, with norm <paramref name="gradNorm"/>.</summary>
-        public void Stepped(long step, bool finite, double gradNorm)
+        /// <returns>The step of the checkpoint this step confirmed as good, or null.</returns>
+        public long? Stepped(long step, bool finite, double gradNorm)
         {
             var median = norms.Count == 0 ? 0 : norms.Order().ElementAt(norms.Count / 2);
             var healthy = finite && !(median > 0 && gradNorm > SpikeFactor * median);
-            if (pending == step - 1 && healthy) Good = pending;
+            long? confirmed = pending == step - 1 && healthy ? pending : null;
+            if (confirmed is not null) Good = confirmed;
             if (pending < step) pending = null;
-            if (!healthy) return;
-            norms.Enqueue(gradNorm);
-            if (norms.Count > SpikeWindow) norms.Dequeue();
+            if (healthy)
+            {
+                norms.Enqueue(gradNorm);
+                if (norms.Count > SpikeWindow) norms.Dequeue();
+            }
+            return confirmed;
         }
     }
 }
