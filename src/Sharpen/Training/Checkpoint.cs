@@ -96,6 +96,10 @@ public static class Checkpoint
     /// <summary>Whether checkpoint <paramref name="dir"/> is complete and known good (<see cref="GoodFile"/>).</summary>
     public static bool IsGood(string dir) => IsComplete(dir) && File.Exists(Path.Combine(dir, GoodFile));
 
+    /// <summary>The step of the newest good checkpoint of <paramref name="runDir"/> at or before step <paramref name="upTo"/>, or null.</summary>
+    public static long? NewestGood(string runDir, long upTo) =>
+        List(runDir).Where(d => StepOf(d) <= upTo && IsGood(d)).Select(StepOf).LastOrDefault();
+
     /// <summary>Marks complete checkpoint <paramref name="dir"/> as known good; does nothing when it is gone.</summary>
     public static void MarkGood(string dir)
     {

@@ -136,20 +136,21 @@ public static class Runner
     {
         var keptPrevious = options.Fresh && RunDirectory.MoveAside(dir);
         if (keptPrevious) output.WriteLine($"--fresh: the previous run is kept in {Path.Combine(dir, RunDirectory.PreviousFolder)} until this one writes its first checkpoint");
-        RunConfigs.Record(dir, r, s.Resume?.State.Step);
-        var logger = new MetricsWriter(dir, s.Resume?.State.Step);
-        var loop = new TrainingLoop(r.Train, s.Trainer.Model, s.Trainer, dir, logger, output)
-        {
-            Stop = options.Stop,
-            CheckpointSaved = _ =>
-            {
-                if (!keptPrevious) return;
-                RunDirectory.DropPrevious(dir);
-                keptPrevious = false;
-            },
-        };
+        MetricsWriter? logger = null;
         try
         {
+            RunConfigs.Record(dir, r, s.Resume?.State.Step);
+            logger = new MetricsWriter(dir, s.Resume?.State.Step);
+            var loop = new TrainingLoop(r.Train, s.Trainer.Model, s.Trainer, dir, logger, output)
+            {
+                Stop = options.Stop,
+                CheckpointSaved = _ =>
+                {
+                    if (!keptPrevious) return;
+                    RunDirectory.DropPrevious(dir);
+                    keptPrevious = false;
+                },
+            };
             var result = loop.Run(s.Resume);
             if (result.Stopped)
             {
@@ -168,11 +169,11 @@ public static class Runner
         }
         finally
         {
-            logger.Dispose();
+            logger?.Dispose();
             if (keptPrevious && Checkpoint.List(dir).Count == 0)
             {
                 RunDirectory.RestorePrevious(dir);
-                output.WriteLine($"restored the previous run: this one stopped before its first checkpoint");
+                output.WriteLine("restored the previous run: this one stopped before its first checkpoint");
             }
             output.WriteLine($"report: {ReportWriter.Write(dir)}");
         }

@@ -157,8 +157,7 @@ public sealed class TrainingLoop
             scheduler.StepCount = s.ScheduleStep;
             Generator.SetGlobalState(Convert.FromBase64String(s.RngState));
             trainer.LoadState(s.TrainerState);
-            health.Resumed(step, Checkpoint.List(runDir).LastOrDefault(d => Checkpoint.StepOf(d) <= step && Checkpoint.IsGood(d)) is { } good
-                                     ? Checkpoint.StepOf(good) : null);
+            health.Resumed(step, Checkpoint.NewestGood(runDir, upTo: step));
             progressOutput?.WriteLine($"resumed from {resume.Dir} (step {step})");
         }
         var resumedFrom = step;
@@ -175,15 +174,7 @@ public sealed class TrainingLoop
         TrainingDivergedException Diverged(string why)
         {
             bar?.Finish();
-            var good = health.Good is { } g && Checkpoint.IsComplete(Checkpoint.StepDir(runDir, g)) ? Checkpoint.StepDir(runDir, g) : null;
-            var aside = Checkpoint.List(runDir).Where(d => good is null || Checkpoint.StepOf(d) > health.Good)
-                .Select(d => Path.GetFileName(Checkpoint.SetAside(d, Checkpoint.DivergedPrefix))).ToList();
-            var setAside = aside.Count == 0 ? "" : $" {aside.Count} newer checkpoint(s) were set aside ({string.Join(", ", aside)}).";
-            var next = good is null
-                ? $"No checkpoint of this run is known good.{setAside} Lower train.lr or check the data, then start over."
-                : $"The last good checkpoint is {good} (finite weights; the step after it had a finite loss and no gradient spike).{setAside} " +
-                  "Lower train.lr or check the data, then resume: a rerun continues from it.";
-            return new TrainingDivergedException($"stopped at step {step}: {why}. {next}", step, good);
+            return Divergence(step, why, health.Good);
         }
 
         void EnsureFiniteWeights()
@@ -272,6 +263,21 @@ public sealed class TrainingLoop
         if (step > resumedFrom || lastEval.Count == 0) lastEval = Evaluate(step);
         if (lastSaved != step) SaveCheckpoint();
         return new TrainResult(step, resumedFrom, lastTrain, lastEval, startEval);
+    }
+
+    // The run stopped at `step` for reason `why`: checkpoints newer than the last good one (`good`) are set aside so that a
+    // rerun resumes from it, and the error says so.
+    TrainingDivergedException Divergence(long step, string why, long? good)
+    {
+        var goodDir = good is { } g && Checkpoint.IsComplete(Checkpoint.StepDir(runDir, g)) ? Checkpoint.StepDir(runDir, g) : null;
+        var aside = Checkpoint.List(runDir).Where(d => goodDir is null || Checkpoint.StepOf(d) > good)
+            .Select(d => Path.GetFileName(Checkpoint.SetAside(d, Checkpoint.DivergedPrefix))).ToList();
+        var setAside = aside.Count == 0 ? "" : $" {aside.Count} newer checkpoint(s) were set aside ({string.Join(", ", aside)}).";
+        var next = goodDir is null
+            ? $"No checkpoint of this run is known good.{setAside} Lower train.lr or check the data, then start over."
+            : $"The last good checkpoint is {goodDir} (finite weights; the step after it had a finite loss and no gradient spike).{setAside} " +
+              "Lower train.lr or check the data, then resume: a rerun continues from it.";
+        return new TrainingDivergedException($"stopped at step {step}: {why}. {next}", step, goodDir);
     }
 
     // max |w| over every parameter; NaN when any weight is NaN.
