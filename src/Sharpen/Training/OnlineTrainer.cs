@@ -496,7 +496,7 @@ public sealed class OnlineTrainer : ITrainer
 
     /// <summary>
     /// Restores <see cref="SaveState"/>'s text. The buffer starts empty: a checkpoint at an iteration boundary resumes
-    /// exactly; one written mid-iteration (only when a run stops on non-finite losses) starts the next iteration.
+    /// exactly (the loop writes no other: <see cref="ResumesExactlyAfter"/>); one written mid-iteration would start the next iteration.
     /// </summary>
     public void LoadState(string state)
     {
