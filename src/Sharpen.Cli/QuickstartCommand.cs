@@ -16,6 +16,7 @@ static class QuickstartCommand
           Runs recipes/quickstart.yaml (GRPO), training its SFT start (recipes/quickstart_sft.yaml) first.
           Always starts fresh; --set overrides keys of the GRPO recipe; --seed N sets train.seed of both
           stages (data, initialisation, sampling) and names the runs quickstart-sft-sN and quickstart-sN.
+          Ctrl-C stops after the current step (exit 130).
         """;
 
     public static int Run(string[] argv)
@@ -41,10 +42,13 @@ static class QuickstartCommand
         RecipeChecks.Validate(sft);
         RecipeChecks.Validate(grpo);
 
+        using var signals = new StopSignals(Console.Error);
+        var options = new RunOptions { Fresh = true, Stop = signals.Token };
         Console.WriteLine("== 1/2 supervised fine-tuning on the built-in task ==");
-        Runner.Run(sft, Console.Out, fresh: true);
+        if (Runner.Run(sft, Console.Out, options).Stopped) return signals.ExitCode;
         Console.WriteLine("\n== 2/2 GRPO with the verifier ==");
-        var result = Runner.Run(grpo, Console.Out, fresh: true);
+        var result = Runner.Run(grpo, Console.Out, options);
+        if (result.Stopped) return signals.ExitCode;
 
         double before = result.StartEval.GetValueOrDefault("accuracy", double.NaN), after = result.LastEval.GetValueOrDefault("accuracy", double.NaN);
         Console.WriteLine($"""

@@ -146,4 +146,34 @@ public class CheckpointTests : IDisposable
         var expect = model.Model.EmbedTokens.Weight.To(DType.BFloat16).To(DType.Float32);
         Assert.Equal(0.0, (w - expect).Abs().Max().ToDouble());
     }
+
+    [Theory]
+    [InlineData("../outside.safetensors")]
+    [InlineData("sub/model-00001-of-00002.safetensors")]
+    [InlineData("/tmp/outside.safetensors")]
+    public void ShardIndexEntryOutsideTheCheckpointFolderIsAnError(string shard)
+    {
+        using var scope = new TensorScope();
+        var config = TinyModels.Config();
+        using var model = TinyModels.Model(config);
+        var ckpt = Path.Combine(dir, "ckpt");
+        HfCheckpoint.Save(model, config, ckpt, maxShardBytes: 8_000);
+        // A real shard is copied outside the folder, where the bad entry points: following it would load without error.
+        var index = Path.Combine(ckpt, HfCheckpoint.IndexFile);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(index))!;
+        var map = json["weight_map"]!.AsObject();
+        var first = map.First().Value!.GetValue<string>();
+        if (!Path.IsPathRooted(shard))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(Path.Combine(ckpt, shard)))!);
+            File.Copy(Path.Combine(ckpt, first), Path.Combine(ckpt, shard), overwrite: true);
+        }
+        foreach (var key in map.Where(kv => kv.Value!.GetValue<string>() == first).Select(kv => kv.Key).ToList()) map[key] = shard;
+        File.WriteAllText(index, json.ToJsonString());
+
+        var e = Assert.Throws<InvalidDataException>(() => HfCheckpoint.LoadCausalLM(ckpt));
+        Assert.Contains(HfCheckpoint.IndexFile, e.Message);
+        Assert.Contains($"shard '{shard}'", e.Message);
+        Assert.Contains("not a file name inside", e.Message);
+    }
 }

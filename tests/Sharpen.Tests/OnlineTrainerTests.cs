@@ -242,7 +242,7 @@ public class OnlineTrainerTests(OnlineWarmup warm, ITestOutputHelper output) : I
                 var r = warm.Online(name, maxSteps: (int)steps);
                 (r.Online.MinibatchSize, r.Online.EvalPrompts, r.Online.KlCoef) = (64, 0, 0.05);
                 r.Online.KlTarget = 0.01;                                         // adaptive β is part of the state
-                Runner.Run(r, TextWriter.Null);
+                Runner.Run(r, TextWriter.Null, new RunOptions { AllowChanges = true });   // max_steps grows; the schedule is constant
             }
             using var m = HfCheckpoint.LoadCausalLM(Path.Combine(warm.Dir, name, "final"));
             return m.StateDict().Values.SelectMany(t => t.ToArray<float>()).ToArray();

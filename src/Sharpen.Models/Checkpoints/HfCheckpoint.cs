@@ -131,7 +131,15 @@ public static class HfCheckpoint
             throw new FileNotFoundException($"no {WeightsFile} or {IndexFile} in {dir}");
         var map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"]?.AsObject()
                   ?? throw new InvalidDataException($"{index}: no weight_map");
-        return map.Select(kv => Path.Combine(dir, kv.Value!.GetValue<string>())).Distinct().Order().ToList();
+        return map.Select(kv => ShardPath(dir, index, kv.Key, kv.Value!.GetValue<string>())).Distinct().Order().ToList();
+    }
+
+    // A shard named by the index must be a file name inside the checkpoint folder: no directory part, no absolute path.
+    static string ShardPath(string dir, string index, string tensor, string shard)
+    {
+        if (shard.Length == 0 || shard is "." or ".." || shard.IndexOfAny(['/', '\\']) >= 0 || Path.IsPathRooted(shard))
+            throw new InvalidDataException($"{index}: weight_map: tensor '{tensor}' names shard '{shard}', which is not a file name inside {dir}");
+        return Path.Combine(dir, shard);
     }
 
     /// <summary>

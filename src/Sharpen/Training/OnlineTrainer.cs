@@ -144,6 +144,9 @@ public sealed class OnlineTrainer : ITrainer
     /// <summary>Optimiser steps per iteration: ppo_epochs × prompts_per_step·n_samples / minibatch_size.</summary>
     public int UpdatesPerIteration => o.PpoEpochs * (batchSize / minibatchSize);
 
+    /// <summary>True at iteration boundaries only: a checkpoint written mid-iteration does not resume exactly (<see cref="LoadState"/>).</summary>
+    public bool ResumesExactlyAfter(long step) => step % UpdatesPerIteration == 0;
+
     /// <summary>Held-out greedy accuracy of the starting model (NaN when online.eval_prompts = 0).</summary>
     public double InitialAccuracy { get; } = double.NaN;
 
@@ -493,7 +496,7 @@ public sealed class OnlineTrainer : ITrainer
 
     /// <summary>
     /// Restores <see cref="SaveState"/>'s text. The buffer starts empty: a checkpoint at an iteration boundary resumes
-    /// exactly; one written mid-iteration (only when a run stops on non-finite losses) starts the next iteration.
+    /// exactly (the loop writes no other: <see cref="ResumesExactlyAfter"/>); one written mid-iteration would start the next iteration.
     /// </summary>
     public void LoadState(string state)
     {

@@ -103,6 +103,20 @@ public static class ConfigBinder
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The leaf options whose values differ between <paramref name="before"/> and <paramref name="after"/>, in schema
+    /// order, each value formatted as <see cref="ToYaml{T}"/> writes it.
+    /// </summary>
+    public static IReadOnlyList<ConfigChange> Diff<T>(T before, T after) where T : new()
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        return ConfigSchema.Of(typeof(T)).Entries.Where(e => !e.IsSection)
+            .Select(e => new ConfigChange(e.Key, ConfigValues.Format(e.Get(before)), ConfigValues.Format(e.Get(after))))
+            .Where(c => c.Old != c.New)
+            .ToList();
+    }
+
     static void ApplyFile(ConfigSchema schema, object config, string path)
     {
         if (!File.Exists(path)) throw new ConfigException($"config file not found: {path}", file: path);
@@ -205,3 +219,9 @@ public static class ConfigBinder
         }
     }
 }
+
+/// <summary>One option that differs between two configs.</summary>
+/// <param name="Key">Dotted key, e.g. <c>train.lr</c>.</param>
+/// <param name="Old">The value before, as YAML.</param>
+/// <param name="New">The value after, as YAML.</param>
+public sealed record ConfigChange(string Key, string Old, string New);

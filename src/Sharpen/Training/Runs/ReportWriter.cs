@@ -8,7 +8,7 @@ namespace Sharpen.Training;
 /// Writes <c>report.html</c> for a run directory: one self-contained page (inline CSS and SVG, nothing fetched
 /// from the network) with a chart per metric group against step, a first/last/best summary table, and the
 /// resolved <c>config.yaml</c>. Charts: loss (every metric named *loss*, train and eval), rewards and margins,
-/// accuracy, learning rate, grad norm, tokens/s, then one chart for each other metric.
+/// accuracy, learning rate, grad norm, tokens/s, then one chart for each other metric. Each <c>config.resume-S.yaml</c> follows the config.
 /// </summary>
 public static class ReportWriter
 {
@@ -44,15 +44,16 @@ public static class ReportWriter
         var configPath = Path.Combine(runDir, ConfigFileName);
         var records = File.Exists(metricsPath) ? MetricsReader.Read(metricsPath) : [];
         var config = File.Exists(configPath) ? File.ReadAllText(configPath) : null;
+        var resumed = RunConfigs.Resumed(runDir).Select(x => (x.Step, File.ReadAllText(x.Path))).ToList();
         var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDir)));
         var path = Path.Combine(runDir, FileName);
-        File.WriteAllText(path + ".tmp", Render(name, records, config));
+        File.WriteAllText(path + ".tmp", Render(name, records, config, resumed));
         File.Move(path + ".tmp", path, overwrite: true);
         return path;
     }
 
-    /// <summary>The report page for run <paramref name="runName"/>.</summary>
-    static string Render(string runName, IReadOnlyList<MetricsRecord> records, string? config)
+    /// <summary>The report page for run <paramref name="runName"/>; <paramref name="resumed"/> holds the configs of segments resumed with changes.</summary>
+    static string Render(string runName, IReadOnlyList<MetricsRecord> records, string? config, IReadOnlyList<(long Step, string Yaml)> resumed)
     {
         // (name, split) → points in step order; names in order of first appearance, train before eval.
         var series = records
@@ -100,6 +101,8 @@ public static class ReportWriter
         html.Append("</tbody>\n</table>\n");
 
         html.Append("<h2>Config</h2>\n<pre>").Append(config != null ? E(config) : "(no config.yaml in the run directory)").Append("</pre>\n");
+        foreach (var (step, yaml) in resumed)
+            html.Append(Inv, $"<h2>Config from step {step} on (resumed with changes)</h2>\n<pre>").Append(E(yaml)).Append("</pre>\n");
         return html.Append("</body>\n</html>\n").ToString();
     }
 
