@@ -1,6 +1,6 @@
 // Sharpen native bridge: shared definitions for every area file.
 //
-// Conventions (DESIGN.md §2):
+// Conventions :
 //   * exports are plain C functions named sh_<area>_<op>, marked SH_API;
 //   * every export body is SH_BEGIN ... SH_END(error_value): no C++ exception crosses the
 //     boundary; the message goes to a thread-local "last error" that C# reads and throws;

@@ -5,12 +5,12 @@ namespace Sharpen.Tests;
 
 using static RlTestData;
 
-/// <summary>Advantage estimators against hand computations in doubles and the identities of ALGORITHMS §8.2.</summary>
+/// <summary>Advantage estimators against hand computations in doubles and the identities of docs/algorithms.md §7.</summary>
 public class AdvantageTests
 {
     static readonly AdvantageOptions Defaults = new();
 
-    // Whitening as ALGORITHMS §2.1 states it: (A − mean)/√(var + 1e−8) over loss tokens, Bessel variance, 0 elsewhere.
+    // Whitening as docs/algorithms.md §2.1 states it: (A − mean)/√(var + 1e−8) over loss tokens, Bessel variance, 0 elsewhere.
     static double[,] Whiten(double[,] a, double[,] mask)
     {
         double n = 0, sum = 0, squares = 0;

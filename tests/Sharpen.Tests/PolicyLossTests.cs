@@ -5,7 +5,7 @@ namespace Sharpen.Tests;
 
 using static RlTestData;
 
-/// <summary>Policy losses, entropy, value loss and rollout mismatch correction against hand values and ALGORITHMS §8.2.</summary>
+/// <summary>Policy losses, entropy, value loss and rollout mismatch correction against hand values and docs/algorithms.md §7.</summary>
 public class PolicyLossTests
 {
     // One row of six loss tokens and a masked seventh; ratios inside and outside [1 − 0.2, 1 + 0.28].

@@ -4,8 +4,8 @@ using Sharpen.Torch;
 namespace Sharpen.Tests;
 
 /// <summary>
-/// Preference losses (ALGORITHMS §4): values against the formulas written out in plain C# doubles, the identities
-/// of §8.2, gradient signs, gradients against central finite differences, reference handling and the registries.
+/// Preference losses (docs/algorithms.md §4): values against the formulas written out in plain C# doubles, the identities
+/// of docs/algorithms.md §7, gradient signs, gradients against central finite differences, reference handling and the registries.
 /// </summary>
 public class PreferenceLossTests
 {
@@ -240,7 +240,7 @@ public class PreferenceLossTests
         Close(expected, D(PreferenceLosses.Listwise.Get("lipo_lambda").Compute(FixedListwise(), Opt).Loss));
     }
 
-    // ---- identities (ALGORITHMS §8.2) ---------------------------------------------------------------
+    // ---- identities (docs/algorithms.md §7) ---------------------------------------------------------------
 
     static (Tensor Pc, Tensor Pr, PreferenceBatch Batch) RandomBatch(int seed, int n = 6)
     {

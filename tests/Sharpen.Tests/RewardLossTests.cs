@@ -5,7 +5,7 @@ using Sharpen.Models;
 using Sharpen.Torch;
 
 /// <summary>
-/// Reward-model parts (ALGORITHMS §5.1): the Bradley–Terry loss with margin and centring against the formula in plain
+/// Reward-model parts (docs/algorithms.md §5.1): the Bradley–Terry loss with margin and centring against the formula in plain
 /// C# doubles and its gradient against central finite differences; the ensemble aggregations on a hand example;
 /// one-member ensembles and K-head models against single models; bootstrap counts.
 /// </summary>
@@ -37,7 +37,7 @@ public class RewardLossTests
         var loss = RewardLosses.Registry.Get("bradley_terry")(T(Rw), T(Rl), T(M), C);   // [B]
         var expected = Enumerable.Range(0, Rw.Length).Select(i => Bt(Rw[i], Rl[i], M[i], C)).ToArray();
         Close(expected, loss.ToArray<double>());
-        // ALGORITHMS §5.1: L = −mean log σ(r_w − r_l − m) + c·mean((r_w + r_l)²)
+        // docs/algorithms.md §5.1: L = −mean log σ(r_w − r_l − m) + c·mean((r_w + r_l)²)
         var bt = Enumerable.Range(0, Rw.Length).Average(i => -LogSig(Rw[i] - Rl[i] - M[i]));
         var center = Enumerable.Range(0, Rw.Length).Average(i => (Rw[i] + Rl[i]) * (Rw[i] + Rl[i]));
         Assert.Equal(bt + C * center, loss.Mean().ToDouble(), 12);

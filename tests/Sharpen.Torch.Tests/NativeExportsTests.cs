@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Sharpen.Torch.Tests;
 
 /// <summary>
-/// The native bridge's contract (DESIGN.md §2): every exported sh_* function has its body wrapped in
+/// The native bridge's contract : every exported sh_* function has its body wrapped in
 /// SH_BEGIN … SH_END so no C++ exception crosses into C#, and the generated bindings match the library.
 /// </summary>
 public class NativeExportsTests

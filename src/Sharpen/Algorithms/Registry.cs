@@ -1,7 +1,7 @@
 namespace Sharpen.Algorithms;
 
 /// <summary>
-/// Parts registered under names (DESIGN §5): recipes pick advantage estimators, policy losses, preference
+/// Parts registered under names (docs/algorithms.md): recipes pick advantage estimators, policy losses, preference
 /// losses, KL estimators and aggregations by name. An unknown name is an error listing the known ones.
 /// </summary>
 /// <typeparam name="T">The part's type (a function or an interface).</typeparam>

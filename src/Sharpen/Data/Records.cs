@@ -44,7 +44,7 @@ public sealed record TextOrMessages
     public override string ToString() => Text ?? string.Join(" | ", Messages!.Select(m => $"{m.Role}: {m.Content}"));
 }
 
-/// <summary>The record formats of ALGORITHMS.md §1 (JSONL, one object per line).</summary>
+/// <summary>The record formats of docs/algorithms.md §1 (JSONL, one object per line).</summary>
 public enum DataFormat
 {
     /// <summary><c>text</c>: language-model text.</summary>

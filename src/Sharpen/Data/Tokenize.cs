@@ -144,7 +144,7 @@ public static class Tokenize
         return new Encoded(promptIds, full.AssistantMask[..n], full.Ids[n..end], full.AssistantMask[n..end]);
     }
 
-    /// <summary>ALGORITHMS.md §1: if the chat template cannot mark assistant spans, error out.</summary>
+    /// <summary>docs/algorithms.md §1: if the chat template cannot mark assistant spans, error out.</summary>
     static void CheckAssistantMarked(IReadOnlyList<Message> messages, ReadOnlySpan<bool> mask)
     {
         if (messages.Any(m => m.Role == "assistant" && m.Content.Length > 0) && !mask.Contains(true))

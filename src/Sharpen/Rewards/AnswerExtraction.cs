@@ -25,7 +25,7 @@ public enum AnswerSource
 }
 
 /// <summary>
-/// Finds the final answer in a completion (ALGORITHMS §5.2 step 1). Sources are tried in <see cref="Order"/>; the
+/// Finds the final answer in a completion (docs/algorithms.md §5.2 step 1). Sources are tried in <see cref="Order"/>; the
 /// first that is present wins, even when what it holds cannot be parsed (fail-closed: a malformed <c>\boxed{}</c> is
 /// not rescued by a stray number later on).
 /// </summary>

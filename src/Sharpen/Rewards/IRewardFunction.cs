@@ -1,7 +1,7 @@
 namespace Sharpen.Rewards;
 
 /// <summary>
-/// A reward function (DESIGN §5, ALGORITHMS §5): prompt, completion and the sample's metadata → a scalar reward and
+/// A reward function (docs/algorithms.md §5): prompt, completion and the sample's metadata → a scalar reward and
 /// per-component details. Implementations are pure and thread-safe, so <see cref="RewardPool"/> may call them
 /// concurrently.
 /// </summary>

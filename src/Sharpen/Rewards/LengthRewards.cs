@@ -48,7 +48,7 @@ public sealed class LengthPenalty(long targetLength, double coefficient = 1e-3, 
 }
 
 /// <summary>
-/// DAPO's soft overlong punishment (*DAPO*, arXiv 2503.14476; ALGORITHMS §5.2 "Length"): with L_exp = L_max − L_cache,
+/// DAPO's soft overlong punishment (*DAPO*, arXiv 2503.14476; docs/algorithms.md §5.2 "Length"): with L_exp = L_max − L_cache,
 /// r = 0 for |y| ≤ L_exp, r = −factor·(|y| − L_exp)/L_cache for L_exp &lt; |y| ≤ L_max (linear to −factor at L_max),
 /// and r = −factor beyond L_max. Detail "length" = |y|.
 /// </summary>

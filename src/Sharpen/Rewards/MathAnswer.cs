@@ -34,7 +34,7 @@ public enum MathAnswerKind
 }
 
 /// <summary>
-/// A final answer normalised for comparison (ALGORITHMS §5.2 step 2). "Simple LaTeX" means: <c>$…$</c>, <c>\left</c>
+/// A final answer normalised for comparison (docs/algorithms.md §5.2 step 2). "Simple LaTeX" means: <c>$…$</c>, <c>\left</c>
 /// / <c>\right</c>, spacing commands (<c>\! \, \; \: \quad</c>), <c>\text{…}</c> / <c>\mathrm{…}</c> / <c>\mbox{…}</c>
 /// units (unwrapped when they are the whole answer), <c>^\circ</c> and <c>\degree</c>, <c>\$</c>, <c>\%</c>,
 /// <c>{,}</c>, <c>\dfrac</c> / <c>\tfrac</c> / <c>\frac</c> (also <c>\frac12</c>), <c>\sqrt</c> (exact only for

@@ -1,7 +1,7 @@
 namespace Sharpen.Rewards;
 
 /// <summary>
-/// Verifiable math reward (ALGORITHMS §5.2), fail-closed: 1 when the completion's final answer equals the gold
+/// Verifiable math reward (docs/algorithms.md §5.2), fail-closed: 1 when the completion's final answer equals the gold
 /// <c>answer</c>, else 0. The answer is found by <see cref="AnswerExtraction"/> and both sides are normalised by
 /// <see cref="MathAnswer"/>; numbers compare as exact rationals (0.5 = 1/2 = \frac{1}{2}).
 /// <list type="bullet">

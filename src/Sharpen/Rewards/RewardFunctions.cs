@@ -57,7 +57,7 @@ public sealed record RewardOptions
     public double VerpoAlpha { get; init; } = 1;
 }
 
-/// <summary>The reward functions by name (DESIGN §5).</summary>
+/// <summary>The reward functions by name (docs/algorithms.md).</summary>
 public static class RewardFunctions
 {
     /// <summary>Factories by name: <c>math</c>, <c>exact_match</c>, <c>regex_format</c>, <c>length_penalty</c>, <c>overlong</c>, <c>reward_model</c>.</summary>

@@ -1,7 +1,7 @@
 namespace Sharpen.Rewards;
 
 /// <summary>
-/// A learned reward model as a reward function (ALGORITHMS §5.1): wraps a batched scorer (prompt, completion) pairs →
+/// A learned reward model as a reward function (docs/algorithms.md §5.1): wraps a batched scorer (prompt, completion) pairs →
 /// scalar rewards, so the trainer can plug in a scalar-head model without this folder depending on training code.
 /// A non-finite score is an <see cref="RewardStatus.Error"/> (null); a scorer that returns the wrong count throws.
 /// </summary>

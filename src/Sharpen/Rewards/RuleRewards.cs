@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Sharpen.Rewards;
 
 /// <summary>
-/// Label exact match (ALGORITHMS §5.2 "Rules"): 1 when the trimmed completion equals the trimmed gold <c>answer</c>,
+/// Label exact match (docs/algorithms.md §5.2 "Rules"): 1 when the trimmed completion equals the trimmed gold <c>answer</c>,
 /// else 0; a missing gold is unscorable (null).
 /// </summary>
 /// <param name="ignoreCase">Compare ignoring case (ordinal, invariant), default false.</param>
@@ -23,7 +23,7 @@ public sealed class ExactMatch(bool ignoreCase = false) : IRewardFunction
 }
 
 /// <summary>
-/// Format reward (ALGORITHMS §5.2 "Rules"): 1 when the completion matches a regular expression (e.g.
+/// Format reward (docs/algorithms.md §5.2 "Rules"): 1 when the completion matches a regular expression (e.g.
 /// <c>&lt;think&gt;.*&lt;/think&gt;.*\\boxed</c>), else 0. '.' matches newlines. A match that runs past the timeout scores
 /// 0 with detail "timeout" = 1.
 /// </summary>

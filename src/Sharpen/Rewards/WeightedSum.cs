@@ -11,7 +11,7 @@ public sealed record RewardComponent(IRewardFunction Function, double Weight, st
 }
 
 /// <summary>
-/// R = Σ_k w_k·r_k over several reward functions (ALGORITHMS §5: sources compose by weighted sum with per-component
+/// R = Σ_k w_k·r_k over several reward functions (docs/algorithms.md §5: sources compose by weighted sum with per-component
 /// logging). Details hold each component's raw value under its key ("math", "overlong", …) and its own details as
 /// "key/detail". A component with a null value makes R null unless <c>nullAsZero</c>, which counts it as 0. The
 /// status is the most severe among the components (Error &gt; Unscorable &gt; ParseFailure &gt; Scored), so counts

@@ -6,7 +6,7 @@ using Sharpen.Torch.NN;
 using Sharpen.Torch.Optim;
 
 /// <summary>
-/// Complete, atomic checkpoints (DESIGN §6): <c>checkpoints/step-N/</c> holds the trained weights
+/// Complete, atomic checkpoints (docs/runs.md): <c>checkpoints/step-N/</c> holds the trained weights
 /// (<c>model.safetensors</c>), the optimiser state (<c>optimizer.safetensors</c>) and <c>trainer_state.json</c>
 /// (step, schedule step, RNG state, the trainer's own state such as the data cursor, NaN counters).
 /// <para>

@@ -1,7 +1,7 @@
 namespace Sharpen.Training;
 
 /// <summary>
-/// The `online:` section (method: online; ALGORITHMS §2, §3, §5.3, §6). One iteration samples prompts_per_step prompts,
+/// The `online:` section (method: online; docs/algorithms.md §2, §3, §5.3, §6). One iteration samples prompts_per_step prompts,
 /// generates n_samples completions each, scores them, computes advantages, and then makes ppo_epochs passes over the
 /// batch in minibatches of minibatch_size completions; every minibatch is one optimiser step of the shared loop, so
 /// train.max_steps = iterations × ppo_epochs × (prompts_per_step·n_samples / minibatch_size).

@@ -21,7 +21,7 @@ using Torch = Sharpen.Torch.Torch;
 public sealed record RolloutSummary(int[] GroupIds, double[] Rewards, bool[] Truncated, int[] CompletionTokens, int[] LossTokens);
 
 /// <summary>
-/// Online RL with verifiable rewards (ALGORITHMS §6), recipe method <c>online</c>: PPO, GRPO, Dr. GRPO, DAPO, LitePPO,
+/// Online RL with verifiable rewards (docs/algorithms.md §6), recipe method <c>online</c>: PPO, GRPO, Dr. GRPO, DAPO, LitePPO,
 /// RLOO, REINFORCE++, ReMax, GSPO and CISPO are presets of its parts (recipes/). One shared-loop step is one minibatch
 /// update. When its buffer is empty, the first micro-batch of a step runs an iteration:
 /// <list type="number">

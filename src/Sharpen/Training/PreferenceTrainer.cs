@@ -10,7 +10,7 @@ using Sharpen.Torch.NN;
 using Torch = Sharpen.Torch.Torch;
 
 /// <summary>
-/// Offline preference optimisation (ALGORITHMS §4), recipe method <c>preference</c>. The names in
+/// Offline preference optimisation (docs/algorithms.md §4), recipe method <c>preference</c>. The names in
 /// <c>preference.loss</c> pick the data it reads:
 /// <list type="bullet">
 /// <item>pairwise losses (DPO <c>sigmoid</c>, ipo, robust, simpo, orpo, …, combined as Σ w_k·L_k): preference pairs,

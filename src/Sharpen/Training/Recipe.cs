@@ -53,7 +53,7 @@ public sealed class DataSection
     [Option("SFT: loss on completion (or assistant) tokens only; false trains on every token")] public bool CompletionOnly { get; set; } = true;
 }
 
-/// <summary>The `preference:` section (offline preference optimisation; ALGORITHMS §4).</summary>
+/// <summary>The `preference:` section (offline preference optimisation; docs/algorithms.md §4).</summary>
 public sealed class PreferenceSection
 {
     [Option("losses, combined as Σ weight·loss. Pairwise (preference pairs): sigmoid (DPO), ipo, hinge, cdpo, robust, simpo, orpo, cpo, sppo_hard, nca_pair, bco_pair, apo_zero, apo_down, exo_pair, sft. Used alone: unpaired kto, bco, apo_zero_unpaired (unpaired data); listwise pro, lipo_lambda (ranked lists)")] public List<string> Loss { get; set; } = ["sigmoid"];
@@ -74,7 +74,7 @@ public sealed class PreferenceSection
     [Option("greedy-accuracy evaluation: prompts decoded and checked with the task's gold reward (0: off)", Unit = "prompts")] public int EvalPrompts { get; set; } = 200;
 }
 
-/// <summary>The `reward:` section (Bradley–Terry reward models; ALGORITHMS §5.1).</summary>
+/// <summary>The `reward:` section (Bradley–Terry reward models; docs/algorithms.md §5.1).</summary>
 public sealed class RewardSection
 {
     [Option("reward loss: bradley_terry (−log σ(r_w − r_l − m), m the record's margin, 0 when absent)")] public string Loss { get; set; } = "bradley_terry";

@@ -8,7 +8,7 @@ using Sharpen.Torch.NN;
 using Torch = Sharpen.Torch.Torch;
 
 /// <summary>
-/// Reward-model training on preference pairs (ALGORITHMS §5.1): a trunk with K scalar heads
+/// Reward-model training on preference pairs (docs/algorithms.md §5.1): a trunk with K scalar heads
 /// (<see cref="ScalarHeadModel"/>), each read at the last real token, trained with a pairwise loss
 /// (<c>reward.loss</c>, Bradley–Terry with the records' margins and optional centring) per head and averaged over
 /// heads. All heads see the same pairs and differ by their random initialisation, or also by the pairs they weigh

@@ -23,7 +23,7 @@ public sealed record RunOptions
 }
 
 /// <summary>
-/// Runs a recipe end to end: the run directory (DESIGN §6) under its <see cref="RunLock"/>, the trainer, the shared loop with
+/// Runs a recipe end to end: the run directory (docs/runs.md) under its <see cref="RunLock"/>, the trainer, the shared loop with
 /// resume, the final model in Hugging Face layout (<c>final/</c>) and <c>report.html</c>. A start that fails (bad recipe,
 /// model or data; a changed recipe on resume) writes nothing in the run directory.
 /// </summary>

@@ -5,7 +5,7 @@ namespace Sharpen.Algorithms;
 using Torch = Sharpen.Torch.Torch;
 
 /// <summary>
-/// Advantage estimators (ALGORITHMS §2), registered by name. Each is a pure function of the scored batch,
+/// Advantage estimators (docs/algorithms.md §2), registered by name. Each is a pure function of the scored batch,
 /// runs under no-grad and returns tensors owned by the caller's scope.
 /// </summary>
 public static class AdvantageEstimators

@@ -3,7 +3,7 @@ using Sharpen.Torch;
 namespace Sharpen.Algorithms;
 
 /// <summary>
-/// A scored batch for the advantage estimators (ALGORITHMS §2). Token rewards are
+/// A scored batch for the advantage estimators (docs/algorithms.md §2). Token rewards are
 /// r[b,t] = <see cref="TokenRewards"/>[b,t] + [t = last loss token of b]·<see cref="Rewards"/>[b], and the
 /// outcome score is R_b = Σ_t m·r[b,t]; give either or both.
 /// </summary>

@@ -17,7 +17,7 @@ public sealed record AggregationOptions(double? TokenCount = null, double? Seque
 public delegate Tensor LossAggregation(Tensor loss, Tensor mask, AggregationOptions options);
 
 /// <summary>
-/// Loss aggregation modes (ALGORITHMS §3.10; verl <c>agg_loss</c>, TRL <c>_compute_loss</c>). With |y_b| = Σ_t m
+/// Loss aggregation modes (docs/algorithms.md §3.5; verl <c>agg_loss</c>, TRL <c>_compute_loss</c>). With |y_b| = Σ_t m
 /// and the global counts N_tok and B of <see cref="AggregationOptions"/>, each mode's value is multiplied by
 /// dp so that averaging over ranks gives the single-rank value.
 /// </summary>

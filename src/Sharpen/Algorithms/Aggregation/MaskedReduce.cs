@@ -4,7 +4,7 @@ namespace Sharpen.Algorithms;
 
 /// <summary>
 /// Reductions over the loss tokens of a [B, T] tensor. The mask is 1 on tokens the policy generated
-/// and 0 on prompt, padding and tool output (ALGORITHMS §0), in the values' floating dtype.
+/// and 0 on prompt, padding and tool output (docs/algorithms.md §0), in the values' floating dtype.
 /// </summary>
 internal static class MaskedReduce
 {

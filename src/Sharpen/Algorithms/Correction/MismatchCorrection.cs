@@ -24,7 +24,7 @@ public sealed record CorrectionResult(Tensor Weights, IReadOnlyDictionary<string
 public delegate CorrectionResult MismatchCorrection(Tensor oldLogProbs, Tensor rolloutLogProbs, Tensor mask, CorrectionOptions options);
 
 /// <summary>
-/// Rollout/training mismatch correction (ALGORITHMS §3.14; truncated importance sampling, *Your Efficient RL
+/// Rollout/training mismatch correction (docs/algorithms.md §3.9; truncated importance sampling, *Your Efficient RL
 /// Framework Secretly Brings You Off-Policy RL Training*, Yao et al. 2025). The raw weight is
 /// w = exp(ℓ^old − ℓ^roll) per token or exp(Σ_t m_t(ℓ^old − ℓ^roll)) per sequence (log clamped to [−20, 20]).
 /// </summary>

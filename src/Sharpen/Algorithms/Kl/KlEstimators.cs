@@ -7,7 +7,7 @@ public delegate Tensor KlEstimator(Tensor logProbs, Tensor refLogProbs, Tensor m
 
 /// <summary>
 /// Sample estimators of KL(π‖π_ref) from d = ℓ − ℓ^ref on tokens sampled from π (Schulman, *Approximating KL
-/// Divergence*, 2020; ALGORITHMS §3.11). Differentiable, for in-loss use; detach for in-reward use.
+/// Divergence*, 2020; docs/algorithms.md §3.6). Differentiable, for in-loss use; detach for in-reward use.
 /// </summary>
 public static class KlEstimators
 {

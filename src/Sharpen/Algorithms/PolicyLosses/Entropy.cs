@@ -2,7 +2,7 @@ using Sharpen.Torch;
 
 namespace Sharpen.Algorithms;
 
-/// <summary>Entropy of the policy's next-token distribution (ALGORITHMS §3.12), for the entropy bonus, masks and metrics.</summary>
+/// <summary>Entropy of the policy's next-token distribution (docs/algorithms.md §3.7), for the entropy bonus, masks and metrics.</summary>
 public static class Entropy
 {
     /// <summary>H_t = −Σ_v π_v·log π_v in nats, per token: logits [B, T, V] → [B, T] (differentiable).</summary>

@@ -34,7 +34,7 @@ public sealed record PolicyLossResult(Tensor Loss, IReadOnlyDictionary<string, d
 /// <summary>A policy-gradient surrogate loss to be minimised.</summary>
 public delegate PolicyLossResult PolicyLoss(PolicyLossInput input, PolicyLossOptions options);
 
-/// <summary>Policy losses (ALGORITHMS §3), registered by name. ρ_t = exp(ℓ_t − ℓ^old_t), the log-ratio clamped to [−20, 20].</summary>
+/// <summary>Policy losses (docs/algorithms.md §3), registered by name. ρ_t = exp(ℓ_t − ℓ^old_t), the log-ratio clamped to [−20, 20].</summary>
 public static class PolicyLosses
 {
     /// <summary>Policy losses by name: <c>ppo_clip</c>, <c>gspo</c>, <c>cispo</c>, <c>reinforce</c>.</summary>

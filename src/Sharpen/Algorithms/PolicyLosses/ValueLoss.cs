@@ -7,7 +7,7 @@ using Torch = Sharpen.Torch.Torch;
 /// <summary>Per-token value loss L_V [B, T] (0 on masked tokens) and <c>vf_clipfrac</c>, the fraction of loss tokens where the clipped error is the larger.</summary>
 public sealed record ValueLossResult(Tensor Loss, IReadOnlyDictionary<string, double> Metrics);
 
-/// <summary>The critic's loss (ALGORITHMS §3.13).</summary>
+/// <summary>The critic's loss (docs/algorithms.md §3.8).</summary>
 public static class ValueLoss
 {
     /// <summary>

@@ -1,6 +1,6 @@
 namespace Sharpen.Algorithms.Preference;
 
-/// <summary>A pairwise preference loss (ALGORITHMS §4): log-probs of chosen and rejected completions → per-pair loss and rewards.</summary>
+/// <summary>A pairwise preference loss (docs/algorithms.md §4): log-probs of chosen and rejected completions → per-pair loss and rewards.</summary>
 public interface IPreferenceLoss
 {
     /// <summary>Whether the loss reads reference log-probs; false means the trainer need not run π_ref at all.</summary>

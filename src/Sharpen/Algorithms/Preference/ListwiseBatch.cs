@@ -4,7 +4,7 @@ namespace Sharpen.Algorithms.Preference;
 
 /// <summary>
 /// One batch of ranked lists (x, y^1..y^K with scores) as the listwise losses read it. Log-probs are summed over
-/// completion tokens (ALGORITHMS §0).
+/// completion tokens (docs/algorithms.md §0).
 /// </summary>
 /// <param name="Policy">log π_θ(y^k|x), nats, [B, K].</param>
 /// <param name="Reference">log π_ref(y^k|x), nats, [B, K]; null for reference-free losses (pro).</param>

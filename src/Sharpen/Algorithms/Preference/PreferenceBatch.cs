@@ -4,7 +4,7 @@ namespace Sharpen.Algorithms.Preference;
 
 /// <summary>
 /// One batch of preference pairs (x, y_w ≻ y_l) as the pairwise losses read it. Log-probs are sequence
-/// log-probs log π(y|x) = Σ_t m_t·ℓ_t, summed over completion tokens, not averaged (ALGORITHMS §0).
+/// log-probs log π(y|x) = Σ_t m_t·ℓ_t, summed over completion tokens, not averaged (docs/algorithms.md §0).
 /// </summary>
 /// <param name="PolicyChosen">log π_θ(y_w|x), nats, [B].</param>
 /// <param name="PolicyRejected">log π_θ(y_l|x), nats, [B].</param>
@@ -18,7 +18,7 @@ namespace Sharpen.Algorithms.Preference;
 /// </param>
 /// <param name="Margin">
 /// Per-pair offset m, [B], subtracted from the logit βΔ by sigmoid, cdpo, robust and hinge (as the Bradley–Terry reward
-/// loss does with a pair's margin, ALGORITHMS §5.1); the other losses do not read it.
+/// loss does with a pair's margin, docs/algorithms.md §5.1); the other losses do not read it.
 /// </param>
 /// <param name="Delta">
 /// δ: running mean of the implicit rewards β·h, kept by the trainer without gradient; bco_pair shifts its logits by it.

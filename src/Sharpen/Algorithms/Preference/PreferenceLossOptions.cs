@@ -1,7 +1,7 @@
 namespace Sharpen.Algorithms.Preference;
 
 /// <summary>
-/// Hyperparameters of the preference losses (ALGORITHMS §4). Defaults follow TRL unless noted; a loss reads only
+/// Hyperparameters of the preference losses (docs/algorithms.md §4). Defaults follow TRL unless noted; a loss reads only
 /// the fields it names.
 /// </summary>
 public sealed record PreferenceLossOptions
@@ -31,7 +31,7 @@ public sealed record PreferenceLossOptions
 
     /// <summary>
     /// Whether IPO averages h over completion tokens, h/|y| (default true, as TRL and the IPO authors); false uses
-    /// the summed h as OpenRLHF does (IPO, arXiv 2310.12036; ALGORITHMS §8.3).
+    /// the summed h as OpenRLHF does (IPO, arXiv 2310.12036; docs/algorithms.md §8).
     /// </summary>
     public bool IpoLengthNormalize { get; init; } = true;
 

@@ -1,7 +1,7 @@
 namespace Sharpen.Algorithms.Preference;
 
 /// <summary>
-/// The preference losses by name (ALGORITHMS §4): pairwise in <see cref="Registry"/>, unpaired in <see cref="Unpaired"/>,
+/// The preference losses by name (docs/algorithms.md §4): pairwise in <see cref="Registry"/>, unpaired in <see cref="Unpaired"/>,
 /// listwise in <see cref="Listwise"/>. Names are unique across the three, so a recipe's loss name also tells the
 /// trainer which data format it needs.
 /// </summary>

@@ -4,7 +4,7 @@ namespace Sharpen.Algorithms.Preference;
 
 /// <summary>
 /// One batch of unpaired feedback (x, y, desirable?) as KTO and BCO read it. Log-probs are summed over completion
-/// tokens (ALGORITHMS §0).
+/// tokens (docs/algorithms.md §0).
 /// </summary>
 /// <param name="Policy">log π_θ(y|x), nats, [B].</param>
 /// <param name="Reference">log π_ref(y|x), nats, [B]; null only for losses that do not need it.</param>

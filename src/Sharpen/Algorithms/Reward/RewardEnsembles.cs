@@ -9,7 +9,7 @@ namespace Sharpen.Algorithms.Reward;
 public delegate Tensor EnsembleAggregation(Tensor rewards, double lambda);
 
 /// <summary>
-/// Reward-ensemble aggregations (ALGORITHMS §5.1; *Reward Model Ensembles Help Mitigate Overoptimization*, Coste et
+/// Reward-ensemble aggregations (docs/algorithms.md §5.1; *Reward Model Ensembles Help Mitigate Overoptimization*, Coste et
 /// al., arXiv 2310.02743). With one member (K = 1) every aggregation returns that member's reward.
 /// </summary>
 public static class RewardEnsembles

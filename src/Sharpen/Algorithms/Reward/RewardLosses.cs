@@ -9,7 +9,7 @@ namespace Sharpen.Algorithms.Reward;
 /// </summary>
 public delegate Tensor PairwiseRewardLoss(Tensor chosen, Tensor rejected, Tensor margin, double centerCoef);
 
-/// <summary>Reward-model losses by name (ALGORITHMS §5.1).</summary>
+/// <summary>Reward-model losses by name (docs/algorithms.md §5.1).</summary>
 public static class RewardLosses
 {
     /// <summary>Pairwise losses: <c>bradley_terry</c>.</summary>

@@ -19,7 +19,7 @@ public readonly record struct Verdict(double Reward, bool ParseFailed)
 }
 
 /// <summary>
-/// A built-in task with a checkable answer, for online RL (ALGORITHMS §5.2, verifiable rewards): seeded problems, a
+/// A built-in task with a checkable answer, for online RL (docs/algorithms.md §5.2, verifiable rewards): seeded problems, a
 /// verifier, and a supervised warm-up set. Prompts carry everything the verifier needs, so it reads only the prompt and
 /// the completion; every character lies in <see cref="VerifiableTasks.Alphabet"/>.
 /// </summary>

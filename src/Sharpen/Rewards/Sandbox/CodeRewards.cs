@@ -1,7 +1,7 @@
 namespace Sharpen.Rewards.Sandbox;
 
 /// <summary>
-/// Rewards from per-test pass/fail (ALGORITHMS §5.2, "Code"): binary, soft (fraction passed) and difficulty-weighted
+/// Rewards from per-test pass/fail (docs/algorithms.md §5.2, "Code"): binary, soft (fraction passed) and difficulty-weighted
 /// (VeRPO). Each takes <c>passed[j]</c> for tests j = 1..n, n ≥ 1 (no tests is unscorable, never a reward).
 /// </summary>
 public static class CodeRewards

@@ -17,7 +17,7 @@ public enum CodeTestsMode
 }
 
 /// <summary>
-/// The <c>code_tests</c> reward (ALGORITHMS §5.2 "Code"): runs the completion's Python program against the sample's unit
+/// The <c>code_tests</c> reward (docs/algorithms.md §5.2 "Code"): runs the completion's Python program against the sample's unit
 /// tests in <see cref="PythonSandbox"/>. The program is the last fenced code block (```python, ```py or ```) of the
 /// completion, else the whole completion. Meta: "tests" (required: a list of <see cref="CodeTest"/> or
 /// <see cref="TestCase"/>), "language" (only "python" is scored), "timeout_s" and "memory_mb" (override the limits),

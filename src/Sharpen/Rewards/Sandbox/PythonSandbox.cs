@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Sharpen.Rewards.Sandbox;
 
 /// <summary>
-/// Runs untrusted Python programs against their unit tests (ALGORITHMS §5.2, "Code"), each test in a fresh sandbox, an
+/// Runs untrusted Python programs against their unit tests (docs/algorithms.md §5.2, "Code"), each test in a fresh sandbox, an
 /// assert test in two (the program's and a checker's, so that nothing the program can reach decides whether it passed):
 /// <list type="bullet">
 /// <item>bubblewrap (as root) gives new pid, network, ipc, uts and mount namespaces: the program sees only /usr (read-only),

@@ -15,7 +15,7 @@ public enum EarlyStop
 
 /// <summary>
 /// Resource limits for one test run of <see cref="PythonSandbox"/>. Each test runs in its own sandbox (an assert test in
-/// two), so every limit is per test and, where it says so, per process. Defaults follow ALGORITHMS §1/§5.2 (5 s, 1024 MB).
+/// two), so every limit is per test and, where it says so, per process. Defaults follow docs/algorithms.md §1/§5.2 (5 s, 1024 MB).
 /// </summary>
 public sealed record SandboxLimits
 {

@@ -1,6 +1,6 @@
 namespace Sharpen.Rewards.Sandbox;
 
-/// <summary>How one test (or, for <see cref="SandboxResult.Status"/>, a whole run) ended; ALGORITHMS §5.2 statuses.</summary>
+/// <summary>How one test (or, for <see cref="SandboxResult.Status"/>, a whole run) ended; docs/algorithms.md §5.2 statuses.</summary>
 public enum TestOutcome
 {
     /// <summary>The expected output was printed and the program exited with status 0, or the assert test got to its end.</summary>

@@ -3,7 +3,7 @@ using Sharpen.Data;
 namespace Sharpen.Rewards.Sandbox;
 
 /// <summary>
-/// One unit test of a program (ALGORITHMS §1, "Prompt + unit tests"): either <see cref="Input"/> fed on stdin with the
+/// One unit test of a program (docs/algorithms.md §1, "Prompt + unit tests"): either <see cref="Input"/> fed on stdin with the
 /// stdout compared to <see cref="ExpectedOutput"/>, or a Python <see cref="Assert"/> test run against the program's values.
 /// Build one with <see cref="Stdio"/>, <see cref="Assertion"/> or <see cref="From"/>.
 /// </summary>

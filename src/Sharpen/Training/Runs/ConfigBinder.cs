@@ -6,7 +6,7 @@ using YamlDotNet.RepresentationModel;
 namespace Sharpen.Training;
 
 /// <summary>
-/// Binds typed config classes to YAML recipes and <c>--set key=value</c> overrides (DESIGN §6).
+/// Binds typed config classes to YAML recipes and <c>--set key=value</c> overrides (docs/runs.md).
 /// Keys are the snake_case names of the public read/write properties; a property whose type is a class
 /// with a parameterless constructor is a nested section, written as a YAML mapping or with dotted keys
 /// (<c>optim.lr</c>). Leaf options carry an <see cref="OptionAttribute"/> and have one of the types string,

@@ -1,7 +1,7 @@
 namespace Sharpen.Training;
 
 /// <summary>
-/// Documents one config option (DESIGN §6: every field has a default, a unit and a one-line description).
+/// Documents one config option (every field has a default, a unit and a one-line description).
 /// <see cref="ConfigBinder.Help{T}"/> prints it; a bindable leaf property without it is a programming error.
 /// </summary>
 /// <param name="description">One line saying what the option does.</param>

@@ -1,7 +1,7 @@
 namespace Sharpen.Training;
 
 /// <summary>
-/// Housekeeping of a run directory (DESIGN §6): run names that stay inside runs_dir, the stale files an interrupted
+/// Housekeeping of a run directory (docs/runs.md): run names that stay inside runs_dir, the stale files an interrupted
 /// process leaves behind, and the previous run that a <c>--fresh</c> start keeps in <c>.previous/</c> until the new run
 /// has written its first checkpoint. Everything but <see cref="ValidateName"/> runs while holding the run's <see cref="RunLock"/>.
 /// </summary>
